@@ -1,0 +1,291 @@
+"""The simulator as one object: engine + synthetic flow + REST + WebSocket on one aiohttp app.
+
+``async with Simulator(SimConfig(port=0)) as sim:`` serves on 127.0.0.1 and exposes
+``sim.base_url`` and the funded demo credentials ``sim.demo``; ``sim.faults.set(...)`` switches
+faults at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+
+from aiohttp import web
+
+from dashboard.kucoin.protocol import constants as c
+from dashboard.kucoin.protocol import messages as m
+from dashboard.kucoin.protocol.numbers import fmt
+from dashboard.kucoin.protocol.signing import Credentials
+
+from . import rest
+from .auth import KeyStore
+from .catalog import DEFAULT_SYMBOLS, DEMO_BALANCES, SymbolRules
+from .engine import Exchange
+from .faults import FaultConfig, Faults
+from .flow import MarketFlow
+from .marketdata import MarketData
+from .ratelimit import RateLimiter
+from .ws import WsHub
+
+log = logging.getLogger(__name__)
+
+DEMO_USER_ID = "6560d5f1c1e2a30001d0e0a1"
+PUSH_INTERVAL_S = 0.1
+
+
+def _demo_credentials(seed: int) -> tuple[str, str, str]:
+    rng = random.Random(f"demo-key-{seed}")
+    key = "".join(rng.choice("0123456789abcdef") for _ in range(24))
+    secret = "-".join("".join(rng.choice("0123456789abcdef") for _ in range(n)) for n in (8, 4, 4, 4, 12))
+    return key, secret, "sim-passphrase"
+
+
+@dataclass(slots=True)
+class SimConfig:
+    host: str = "127.0.0.1"
+    port: int = 0
+    seed: int = 1
+    rate_per_s: float = 20.0  # synthetic order-flow actions per second (0 = frozen market)
+    symbols: tuple[SymbolRules, ...] = DEFAULT_SYMBOLS
+    api_key: str | None = None
+    api_secret: str | None = None
+    api_passphrase: str | None = None
+    quotas: dict[str, int] | None = None
+    ping_interval_ms: int = c.PING_INTERVAL_MS
+    ping_timeout_ms: int = c.PING_TIMEOUT_MS
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    history: bool = True  # synthetic candle history so charts start full
+    depth_levels: int = 40
+
+
+class Simulator:
+    """A KuCoin-compatible exchange on a loopback port. Constructing it does no I/O."""
+
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = cfg = config or SimConfig()
+        self.status = "open"
+        self.exchange_fee = Decimal("0.001")
+        self.exchange = Exchange(cfg.symbols, clock_ms=self.now_ms, maker_fee=self.exchange_fee,
+                                 taker_fee=self.exchange_fee)
+        self.market = MarketData(list(cfg.symbols))
+        self.faults = Faults(cfg.faults, seed=cfg.seed)
+        self.keys = KeyStore()
+        self.limiter = RateLimiter(cfg.quotas)
+        self.hub = WsHub({r.symbol for r in cfg.symbols}, self.faults, ping_interval_ms=cfg.ping_interval_ms,
+                         ping_timeout_ms=cfg.ping_timeout_ms)
+        self.flow = MarketFlow(self.exchange, seed=cfg.seed, rate_per_s=cfg.rate_per_s,
+                               depth_levels=cfg.depth_levels)
+        key, secret, passphrase = _demo_credentials(cfg.seed)
+        self.demo = Credentials(cfg.api_key or key, cfg.api_secret or secret, cfg.api_passphrase or passphrase)
+        self.demo_user_id = DEMO_USER_ID
+        self.exchange.add_user(DEMO_USER_ID, DEMO_BALANCES)
+        self.keys.add(self.demo, DEMO_USER_ID)
+        self.exchange.listeners.append(self.market)
+        self.exchange.listeners.append(self)
+        self._dirty: set[str] = set()
+        self._traded: set[str] = set()
+        self._last_bbo: dict[str, tuple] = {}
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task] = []
+        self.base_url = ""
+        self.app = self._make_app()
+        self._seeded = False
+
+    # ---- lifecycle
+    def _make_app(self) -> web.Application:
+        app = web.Application(middlewares=[rest.envelope_middleware])
+        for route in rest.ROUTES:
+            app.router.add_route(route.method, route.path, rest.wrap(self, route))
+        app.router.add_get("/ws", self.hub.handle)
+        app.router.add_get("/ws/", self.hub.handle)
+        # Not KuCoin paths: run-time control for tests and benchmarks in another process.
+        app.router.add_get("/sim/v1/faults", self._get_faults)
+        app.router.add_post("/sim/v1/faults", self._post_faults)
+        app.router.add_post("/sim/v1/expire-tokens", self._post_expire_tokens)
+        app.router.add_post("/sim/v1/rate", self._post_rate)
+        return app
+
+    async def _get_faults(self, request: web.Request) -> web.Response:
+        return rest.json_response(m.ok({"config": asdict(self.faults.config), "counts": dict(self.faults.counts),
+                                        "malformedFrames": self.hub.frames_malformed}))
+
+    async def _post_faults(self, request: web.Request) -> web.Response:
+        try:
+            changes = await request.json()
+            if not isinstance(changes, dict):
+                raise ValueError("body must be a JSON object of fault name -> value")
+            self.faults.set(**changes)
+        except (ValueError, TypeError) as exc:
+            return rest.json_response(m.error(c.ERR_PARAMETER, str(exc)), 400)
+        return await self._get_faults(request)
+
+    async def _post_expire_tokens(self, request: web.Request) -> web.Response:
+        self.hub.expire_all_tokens()
+        return rest.json_response(m.ok(True))
+
+    async def _post_rate(self, request: web.Request) -> web.Response:
+        try:
+            rate = float((await request.json())["rate_per_s"])
+            if rate < 0:
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            return rest.json_response(m.error(c.ERR_PARAMETER, 'body must be {"rate_per_s": number >= 0}'), 400)
+        self.flow.rate_per_s = rate
+        return rest.json_response(m.ok({"rate_per_s": rate}))
+
+    def seed_market(self) -> None:
+        """Fill the books and the candle history (idempotent)."""
+        if not self._seeded:
+            self._seeded = True
+            if self.config.history:
+                self.market.seed_history(self.now_ms() // 1000, self.config.seed)
+            self.flow.seed_books()
+
+    async def start(self) -> str:
+        self.seed_market()
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
+        self.base_url = f"http://{self.config.host}:{port}"
+        self._tasks = [
+            asyncio.create_task(self.flow.run(), name="sim-flow"),
+            asyncio.create_task(self._pusher(), name="sim-pusher"),
+            asyncio.create_task(self._sweeper(), name="sim-sweeper"),
+        ]
+        return self.base_url
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for conn in list(self.hub.connections):
+            await self.hub.close(conn)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ---- helpers used by the REST layer
+    @staticmethod
+    def now_ms() -> int:
+        return time.time_ns() // 1_000_000
+
+    def bullet(self, request: web.Request, user_id: str | None) -> dict:
+        scheme = "wss" if request.secure else "ws"
+        return {"token": self.hub.issue_token(user_id),
+                "instanceServers": [{"endpoint": f"{scheme}://{request.host}/ws", "encrypt": request.secure,
+                                     "protocol": "websocket", "pingInterval": self.hub.ping_interval_ms,
+                                     "pingTimeout": self.hub.ping_timeout_ms}]}
+
+    def add_user(self, user_id: str, balances: dict[str, Decimal], credentials: Credentials,
+                 can_trade: bool = True) -> None:
+        self.exchange.add_user(user_id, balances)
+        self.keys.add(credentials, user_id, can_trade)
+
+    # ---- engine listener: turn engine events into pushes
+    def on_book_changes(self, symbol: str, seq_start: int, seq_end: int, changes, time_ms: int) -> None:
+        self._dirty.add(symbol)
+        topic = f"{c.TOPIC_LEVEL2}:{symbol}"
+        if not self.hub.has_subscribers(topic):
+            return
+        asks, bids = [], []
+        for side, price, size, seq in changes:
+            (asks if side == "asks" else bids).append([fmt(price), fmt(size), str(seq)])
+        self.hub.publish_level2(topic, m.push(topic, c.SUBJECT_L2UPDATE, {
+            "changes": {"asks": asks, "bids": bids}, "sequenceEnd": seq_end, "sequenceStart": seq_start,
+            "symbol": symbol, "time": time_ms}))
+
+    def on_trade(self, symbol: str, trade) -> None:
+        self._traded.add(symbol)
+        topic = f"{c.TOPIC_MATCH}:{symbol}"
+        if self.hub.has_subscribers(topic):
+            self.hub.publish(topic, m.push(topic, c.SUBJECT_MATCH, {
+                "makerOrderId": trade.maker_order_id, "price": fmt(trade.price), "sequence": str(trade.sequence),
+                "side": trade.side, "size": fmt(trade.size), "symbol": symbol,
+                "takerOrderId": trade.taker_order_id, "time": str(trade.time_ns),
+                "tradeId": str(trade.trade_id), "type": "match"}))
+
+    def on_order_event(self, user_id: str, data: dict) -> None:
+        self.hub.publish_private(c.TOPIC_ORDERS_V2, user_id,
+                                 m.push(c.TOPIC_ORDERS_V2, c.SUBJECT_ORDER_CHANGE, data, user_id))
+        if data.get("type") != "received":
+            self.hub.publish_private(c.TOPIC_ORDERS_V1, user_id,
+                                     m.push(c.TOPIC_ORDERS_V1, c.SUBJECT_ORDER_CHANGE, data, user_id))
+
+    def on_balance(self, user_id: str, data: dict) -> None:
+        self.hub.publish_private(c.TOPIC_BALANCE, user_id,
+                                 m.push(c.TOPIC_BALANCE, c.SUBJECT_BALANCE, data, user_id))
+
+    # ---- periodic pushes (≤ every 100 ms, as KuCoin's depth/ticker topics)
+    async def _pusher(self) -> None:
+        while True:
+            await asyncio.sleep(PUSH_INTERVAL_S)
+            try:
+                self.push_periodic()
+            except Exception:
+                log.exception("simulator: periodic push failed")
+
+    def push_periodic(self) -> None:
+        now = self.now_ms()
+        dirty, self._dirty = self._dirty, set()
+        traded, self._traded = self._traded, set()
+        hub = self.hub
+        for symbol in dirty:
+            for prefix, depth in ((c.TOPIC_DEPTH5, 5), (c.TOPIC_DEPTH50, 50)):
+                topic = f"{prefix}:{symbol}"
+                if hub.has_subscribers(topic):
+                    _, bids, asks = self.exchange.snapshot(symbol, depth)
+                    hub.publish(topic, m.push(topic, c.SUBJECT_DEPTH, {
+                        "asks": [[fmt(p), fmt(s)] for p, s in asks], "bids": [[fmt(p), fmt(s)] for p, s in bids],
+                        "timestamp": now}))
+        for symbol in dirty | traded:
+            ticker_topic = f"{c.TOPIC_TICKER}:{symbol}"
+            level1_topic = f"{c.TOPIC_LEVEL1}:{symbol}"
+            if not (hub.has_subscribers(ticker_topic) or hub.has_subscribers(level1_topic)):
+                continue
+            seq, bids, asks = self.exchange.snapshot(symbol, 1)
+            bbo = (bids[0] if bids else None, asks[0] if asks else None)
+            if symbol not in traded and self._last_bbo.get(symbol) == bbo:
+                continue
+            self._last_bbo[symbol] = bbo
+            data = self.market.symbols[symbol]
+            f = lambda x: fmt(x) if x is not None else None  # noqa: E731
+            hub.publish(ticker_topic, m.push(ticker_topic, c.SUBJECT_TICKER, {
+                "bestAsk": f(bbo[1][0]) if bbo[1] else None, "bestAskSize": f(bbo[1][1]) if bbo[1] else None,
+                "bestBid": f(bbo[0][0]) if bbo[0] else None, "bestBidSize": f(bbo[0][1]) if bbo[0] else None,
+                "price": f(data.last_price), "sequence": str(seq), "size": f(data.last_size), "time": now}))
+            hub.publish(level1_topic, m.push(level1_topic, c.SUBJECT_LEVEL1, {
+                "asks": [f(bbo[1][0]), f(bbo[1][1])] if bbo[1] else [],
+                "bids": [f(bbo[0][0]), f(bbo[0][1])] if bbo[0] else [], "timestamp": now}))
+        for symbol in traded:
+            for type_ in hub.candle_types.get(symbol, ()):
+                topic = f"{c.TOPIC_CANDLES}:{symbol}_{type_}"
+                candle = self.market.current_candle(symbol, type_, now // 1000)
+                if candle is not None:
+                    hub.publish(topic, m.push(topic, c.SUBJECT_CANDLES, {
+                        "symbol": symbol, "candles": candle.to_wire(), "time": now * 1_000_000}))
+
+    async def _sweeper(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                self.exchange.expire()
+                await self.hub.sweep()
+            except Exception:
+                log.exception("simulator: sweep failed")
