@@ -74,7 +74,7 @@ async def _check_candles(public: Rest) -> None:
     assert 100 <= len(rows) <= 1500
     starts = [int(r[0]) for r in rows]
     assert starts == sorted(starts, reverse=True)
-    for t, o, c, h, lo, v, turnover in rows[:50]:
+    for _t, o, c, h, lo, _v, _turnover in rows[:50]:
         assert float(h) >= max(float(o), float(c)) and float(lo) <= min(float(o), float(c))
     hourly = await public.ok("GET", f"/api/v1/market/candles?symbol=ETH-USDT&type=1hour&startAt={starts[-1]}")
     assert all(int(r[0]) % 3600 == 0 for r in hourly)
@@ -192,7 +192,7 @@ async def test_order_rejections_have_kucoin_codes(private, order, code):
 
 async def test_hf_symbol_is_mandatory(private):
     """HF queries and cancels without ?symbol= get 400100."""
-    status, _, body = await private.call("GET", "/api/v1/hf/orders/active")
+    _status, _, body = await private.call("GET", "/api/v1/hf/orders/active")
     assert body["code"] == "400100"
 
 

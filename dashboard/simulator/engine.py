@@ -15,6 +15,7 @@ Accounting choices (KuCoin leaves them open, protocol.md §5.3, §7.9, §11):
 - releasing a hold (cancel, order finished with hold left) is pushed with relationEvent ``trade.other``;
   placing pushes ``trade.hold`` and fills push ``trade.setted``.
 - ``stp`` is stored and echoed but self-trade prevention is not enforced (self-matches are allowed).
+- ``place`` for a user never added creates a limited user with no balances (so it fails 200004).
 """
 
 from __future__ import annotations
@@ -297,8 +298,9 @@ class Exchange:
                  unlimited: bool = False) -> None:
         """Create (or reset the balances of) a user; ``unlimited`` marks a market-making agent."""
         user = self._users.get(user_id)
-        if user is None or user.unlimited != unlimited:
+        if user is None:
             user = self._users[user_id] = _User(user_id, unlimited)
+        user.unlimited = unlimited
         for currency, amount in (balances or {}).items():
             user.bal(currency)[0] = Decimal(amount)
 
@@ -562,6 +564,9 @@ class Exchange:
                     if q <= 0:
                         return plan, True
                     funds_left -= p * q * fee_k
+                    if q < maker.remain_size:  # funds ran out inside this maker
+                        plan.append((maker, q))
+                        return plan, True
                 plan.append((maker, q))
                 if size_left is not None:
                     size_left -= q

@@ -21,12 +21,13 @@ MAKER = "sim-market-maker"
 TAKER = "sim-taker"
 TAKE_PROB = 0.12  # share of actions that are marketable (the trades on the tape)
 MIN_NOTIONAL_USD, MAX_NOTIONAL_USD = 50.0, 50_000.0
+MAX_TAKE_USD = 25_000.0
 
 
 class _SymbolFlow:
     """Per-symbol agent state: fair price in ticks, and the agent orders resting on each side."""
 
-    __slots__ = ("base_units_min", "bids", "asks", "fair", "gap", "rules", "quote_usd", "ref",
+    __slots__ = ("asks", "base_units_min", "bids", "fair", "gap", "quote_usd", "ref", "rules",
                  "sigma", "tick", "unit")
 
     def __init__(self, rules: SymbolRules, quote_usd: float) -> None:
@@ -184,7 +185,7 @@ class MarketFlow:
         if ref is None:
             return
         ticks = round(float(ref) / st.tick)
-        notional = min(max(rng.lognormvariate(5.0, 1.2), MIN_NOTIONAL_USD), 5 * MAX_NOTIONAL_USD / 10)
+        notional = min(max(rng.lognormvariate(5.0, 1.2), MIN_NOTIONAL_USD), MAX_TAKE_USD)
         req = {"symbol": st.rules.symbol, "side": "buy" if buy else "sell", "type": "market",
                "size": self._size(st, ticks, notional)}
         try:

@@ -8,6 +8,7 @@ into KuCoin's error envelope; a traceback never reaches the client.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -249,7 +250,9 @@ async def post_bullet_private(ctx: Ctx) -> dict:
 
 
 def _account_id(user_id: str, currency: str) -> str:
-    return f"{abs(hash((user_id, currency))) % 10**12:012d}"
+    """Stable across restarts (not ``hash()``, which is salted per process)."""
+    digest = hashlib.sha256(f"{user_id}/{currency}".encode()).hexdigest()
+    return f"{int(digest[:12], 16) % 10**12:012d}"
 
 
 def _accounts(ctx: Ctx) -> list[dict]:
@@ -261,8 +264,12 @@ def _accounts(ctx: Ctx) -> list[dict]:
 
 
 async def get_accounts(ctx: Ctx) -> list:
-    currency, type_ = ctx.q("currency"), ctx.q("type")
-    return [a for a in _accounts(ctx) if currency in (None, a["currency"]) and type_ in (None, "trade")]
+    """Spot balances live in one account per currency. HF clients (ccxt) ask for ``type=trade_hf``;
+    the same balances answer under the type that was asked for. ``main`` (funding) accounts are empty."""
+    currency, type_ = ctx.q("currency"), ctx.q("type") or "trade"
+    if type_ not in ("trade", "trade_hf"):
+        return []
+    return [{**a, "type": type_} for a in _accounts(ctx) if currency in (None, a["currency"])]
 
 
 async def get_account(ctx: Ctx) -> dict:
@@ -274,6 +281,21 @@ async def get_account(ctx: Ctx) -> dict:
 
 async def get_hf_opened(ctx: Ctx) -> bool:
     return True
+
+
+async def get_account_mode(ctx: Ctx) -> dict:
+    """The simulator only has classic (non-unified) spot accounts."""
+    return {"selfAccountMode": "CLASSIC"}
+
+
+async def get_margin_symbols(ctx: Ctx) -> dict:
+    """No margin trading here: an empty list in KuCoin's v3 shape."""
+    return {"timestamp": ctx.sim.now_ms(), "items": []}
+
+
+async def get_empty_list(ctx: Ctx) -> list:
+    """Isolated margin symbols / futures contracts: none on this spot-only simulator."""
+    return []
 
 
 async def get_base_fee(ctx: Ctx) -> dict:
@@ -501,6 +523,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", c.PATH_ACCOUNTS, get_accounts, M, 5, private=True),
     Route("GET", c.PATH_ACCOUNTS + "/{account_id}", get_account, M, 5, private=True),
     Route("GET", c.PATH_HF_ACCOUNTS_OPENED, get_hf_opened, S, 30, private=True),
+    Route("GET", c.PATH_UA_ACCOUNT_MODE, get_account_mode, M, 30, private=True),
+    Route("GET", c.PATH_MARGIN_SYMBOLS_V3, get_margin_symbols, S, 3, private=True),
+    Route("GET", c.PATH_ISOLATED_SYMBOLS, get_empty_list, S, 3, private=True),
+    Route("GET", c.PATH_FUTURES_CONTRACTS_ACTIVE, get_empty_list, P, 3),
     Route("GET", c.PATH_BASE_FEE, get_base_fee, S, 3, private=True),
     Route("GET", c.PATH_TRADE_FEES, get_trade_fees, S, 3, private=True),
     Route("POST", c.PATH_HF_ORDERS, post_hf_order, S, 1, private=True, trade=True),

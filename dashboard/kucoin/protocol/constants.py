@@ -49,6 +49,10 @@ PATH_ORDERS: Final = "/api/v1/orders"
 PATH_ORDERS_TEST: Final = "/api/v1/orders/test"
 PATH_ORDER_CLIENT: Final = "/api/v1/order/client-order"
 PATH_FILLS: Final = "/api/v1/fills"
+PATH_MARGIN_SYMBOLS_V3: Final = "/api/v3/margin/symbols"
+PATH_ISOLATED_SYMBOLS: Final = "/api/v1/isolated/symbols"
+PATH_FUTURES_CONTRACTS_ACTIVE: Final = "/api/v1/contracts/active"  # on the futures host
+PATH_UA_ACCOUNT_MODE: Final = "/api/ua/v1/account/mode"  # unified-account probe; ccxt calls it first
 
 # ---- auth headers (§2.1)
 HDR_KEY: Final = "KC-API-KEY"
