@@ -1,0 +1,124 @@
+"""The client's one error tree.
+
+    KucoinError
+    ├── KucoinTransportError            connection failed / reset (retryable for idempotent calls)
+    │   └── KucoinTimeoutError          also a TimeoutError
+    ├── KucoinHTTPError                 non-JSON answer (a proxy/CDN page); carries the HTTP status
+    ├── KucoinAPIError(code, msg)       KuCoin answered with a code other than "200000"
+    │   ├── KucoinAuthError             4000xx: key, signature, passphrase, timestamp, permission
+    │   ├── KucoinRateLimitError        429000 & co; retry_after_s from the quota headers
+    │   ├── KucoinOrderRejected         the order broke a rule (400100/600100/200004/...)
+    │   └── KucoinServerError           500000/503000: the exchange failed
+    ├── KucoinProtocolError             a frame or body that does not follow the protocol
+    ├── BookSequenceGap(expected, received)
+    └── OrderValidationError(rule, message)   refused locally, nothing was sent
+
+Callers branch on type or ``code``, never on ``str(exc)``.
+"""
+
+from __future__ import annotations
+
+from dashboard.kucoin.protocol import constants as c
+
+
+class KucoinError(Exception):
+    """Base of every error raised by the KuCoin client."""
+
+
+class KucoinTransportError(KucoinError):
+    """The request may or may not have reached KuCoin (connection reset, DNS, refused)."""
+
+
+class KucoinTimeoutError(KucoinTransportError, TimeoutError):
+    """No answer in time; for orders the outcome is unknown until asked for by clientOid."""
+
+
+class KucoinHTTPError(KucoinError):
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"HTTP {status}: {text[:200]}")
+        self.status = status
+        self.text = text
+
+
+class KucoinAPIError(KucoinError):
+    def __init__(self, code: str, msg: str, http_status: int = 200) -> None:
+        super().__init__(f"KuCoin error {code}: {msg}")
+        self.code = code
+        self.msg = msg
+        self.http_status = http_status
+
+
+AUTH_EXPLANATIONS = {
+    c.ERR_AUTH_HEADER_MISSING: "a required KC-API header is missing: this call needs an API key",
+    c.ERR_TIMESTAMP: "the request time differs from KuCoin's clock by more than 5 seconds; "
+                     "check the machine's clock (the client re-syncs and retries once)",
+    c.ERR_KEY_NOT_EXISTS: "the API key does not exist (check KUCOIN_API_KEY, and that it is a spot key)",
+    c.ERR_PASSPHRASE: "the API passphrase is wrong (check KUCOIN_API_PASSPHRASE)",
+    c.ERR_SIGNATURE: "the request signature is invalid (check KUCOIN_API_SECRET)",
+    c.ERR_IP_NOT_WHITELISTED: "this machine's IP address is not on the API key's whitelist",
+    c.ERR_ACCESS_DENIED: "the API key lacks the permission for this call (e.g. no Spot trading permission); "
+                         "enable it on KuCoin's API management page",
+    "400008": "this endpoint needs a newer (V3) API key",
+    c.ERR_KEY_VERSION: "KC-API-KEY-VERSION is invalid (use 2 or 3)",
+}
+
+
+class KucoinAuthError(KucoinAPIError):
+    """Authentication or permission failure; ``explanation`` says what to fix in plain words."""
+
+    @property
+    def explanation(self) -> str:
+        return AUTH_EXPLANATIONS.get(self.code, self.msg)
+
+
+class KucoinRateLimitError(KucoinAPIError):
+    def __init__(self, code: str, msg: str, http_status: int = 429, retry_after_s: float = 1.0) -> None:
+        super().__init__(code, msg, http_status)
+        self.retry_after_s = retry_after_s
+
+
+class KucoinOrderRejected(KucoinAPIError):
+    """KuCoin refused an order; the message names the rule."""
+
+
+class KucoinServerError(KucoinAPIError):
+    """KuCoin reported an internal failure (500000/503000)."""
+
+
+class KucoinProtocolError(KucoinError):
+    """A message that does not follow KuCoin's protocol."""
+
+
+class BookSequenceGap(KucoinError):
+    def __init__(self, symbol: str, expected: int, received: int) -> None:
+        super().__init__(f"{symbol}: level-2 gap, expected sequence {expected}, got {received}")
+        self.symbol = symbol
+        self.expected = expected
+        self.received = received
+
+
+class OrderValidationError(KucoinError):
+    """An order refused before sending; ``rule`` names the symbol rule or risk limit it broke."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+
+
+ORDER_REJECT_CODES = frozenset({c.ERR_PARAMETER, c.ERR_FUNDS_BELOW_MIN, "600101", c.ERR_BALANCE_INSUFFICIENT,
+                                c.ERR_TOO_MANY_ORDERS, "200001", c.ERR_SYMBOL_NOT_AVAILABLE, "600203",
+                                c.ERR_SYMBOL_NOT_EXISTS})
+
+
+def api_error(code: str, msg: str, http_status: int, retry_after_s: float = 1.0) -> KucoinAPIError:
+    """The right subclass for a KuCoin error code."""
+    if code in c.AUTH_ERROR_CODES:
+        return KucoinAuthError(code, msg, http_status)
+    if code in c.RATE_LIMIT_CODES or (code == "200002" and "too many" in msg.lower()):
+        return KucoinRateLimitError(code, msg, http_status, retry_after_s)
+    if code in (c.ERR_INTERNAL, c.ERR_BUSY, "504000", "230005"):
+        return KucoinServerError(code, msg, http_status)
+    if code in ORDER_REJECT_CODES:
+        return KucoinOrderRejected(code, msg, http_status)
+    return KucoinAPIError(code, msg, http_status)
