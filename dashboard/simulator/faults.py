@@ -24,6 +24,9 @@ class FaultConfig:
     snapshot_5xx: float = 0.0  # an order-book snapshot answered 500000
     snapshot_delay_s: float = 0.0  # extra latency on every order-book snapshot
     token_ttl_s: float = 24 * 3600.0  # bullet token lifetime; connections are closed when it ends
+    order_lost_request: float = 0.0  # an order request is dropped unprocessed (the client sees a reset)
+    order_lost_response: float = 0.0  # an order is processed but the connection drops before the answer
+    order_delay_s: float = 0.0  # extra latency on order placement answers, after processing
 
     def active(self) -> dict[str, float]:
         default = FaultConfig()
@@ -70,6 +73,14 @@ class Faults:
 
     def rest_429(self) -> bool:
         return self._hit("rest_429", self.config.rest_429)
+
+    def order_fault(self) -> str | None:
+        """For one order placement: "lost_request", "lost_response" or None."""
+        if self._hit("order_lost_request", self.config.order_lost_request):
+            return "lost_request"
+        if self._hit("order_lost_response", self.config.order_lost_response):
+            return "lost_response"
+        return None
 
     def snapshot_5xx(self) -> bool:
         return self._hit("snapshot_5xx", self.config.snapshot_5xx)

@@ -593,15 +593,33 @@ def wrap(sim: Simulator, route: Route) -> Callable[[web.Request], Awaitable[web.
             else:
                 identity = request.remote or "?"
             headers = sim.limiter.charge(route.pool, identity, route.weight, now)
+            fault = sim.faults.order_fault() if route.method == "POST" and route.trade else None
+            if fault == "lost_request":
+                _drop_connection(request)
+                raise web.HTTPServiceUnavailable()  # never delivered: the socket is already gone
             data = await route.handler(Ctx(sim, request, body, user_id))
+            if route.method == "POST" and route.trade and sim.faults.config.order_delay_s:
+                await asyncio.sleep(sim.faults.config.order_delay_s)
+            if fault == "lost_response":
+                _drop_connection(request)
+                raise web.HTTPServiceUnavailable()
             return json_response(m.ok(data), 200, headers)
         except (SimError, EngineError) as exc:
             return error_response(exc, headers)
+        except web.HTTPException:
+            raise
         except Exception:
             log.exception("simulator: unexpected failure in %s %s", route.method, route.path)
             return json_response(m.error(c.ERR_INTERNAL, "Internal Server Error"), 500, headers)
 
     return handler
+
+
+def _drop_connection(request: web.Request) -> None:
+    """Fault: cut the TCP connection, as a network failure would."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
 
 
 def _parse_body(request: web.Request, raw: str) -> dict[str, Any]:

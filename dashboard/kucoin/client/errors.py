@@ -10,8 +10,9 @@
     │   ├── KucoinOrderRejected         the order broke a rule (400100/600100/200004/...)
     │   └── KucoinServerError           500000/503000: the exchange failed
     ├── KucoinProtocolError             a frame or body that does not follow the protocol
-    ├── BookSequenceGap(expected, received)
-    └── OrderValidationError(rule, message)   refused locally, nothing was sent
+    └── BookSequenceGap(expected, received)
+
+Orders refused locally before sending raise ``dashboard.domain.errors.OrderRuleError(rule, message)``.
 
 Callers branch on type or ``code``, never on ``str(exc)``.
 """
@@ -95,15 +96,6 @@ class BookSequenceGap(KucoinError):
         self.symbol = symbol
         self.expected = expected
         self.received = received
-
-
-class OrderValidationError(KucoinError):
-    """An order refused before sending; ``rule`` names the symbol rule or risk limit it broke."""
-
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(message)
-        self.rule = rule
-        self.message = message
 
 
 ORDER_REJECT_CODES = frozenset({c.ERR_PARAMETER, c.ERR_FUNDS_BELOW_MIN, "600101", c.ERR_BALANCE_INSUFFICIENT,
