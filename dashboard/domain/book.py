@@ -72,7 +72,9 @@ class OrderBook:
 
     @staticmethod
     def _split_decimal(price: str) -> tuple[str, str]:
-        """Rare forms ("1E-5", "+2"): exact via Decimal; negative or non-finite prices are refused."""
+        """Rare forms ("1E-5", "+2"): exact via Decimal; negative, non-finite or non-ASCII prices are refused."""
+        if not price.isascii():
+            raise ValueError(f"not a decimal price: {price!r}")
         try:
             value = Decimal(price)
         except (InvalidOperation, TypeError):

@@ -69,6 +69,7 @@ class Simulator:
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = cfg = config or SimConfig()
         self.status = "open"
+        self.clock_skew_ms = 0
         self.exchange_fee = Decimal("0.001")
         self.exchange = Exchange(cfg.symbols, clock_ms=self.now_ms, maker_fee=self.exchange_fee,
                                  taker_fee=self.exchange_fee)
@@ -182,9 +183,9 @@ class Simulator:
         await self.stop()
 
     # ---- helpers used by the REST layer
-    @staticmethod
-    def now_ms() -> int:
-        return time.time_ns() // 1_000_000
+    def now_ms(self) -> int:
+        """The exchange clock: wall time plus ``clock_skew_ms`` (tests shift it to exercise 400002)."""
+        return time.time_ns() // 1_000_000 + self.clock_skew_ms
 
     def bullet(self, request: web.Request, user_id: str | None) -> dict:
         scheme = "wss" if request.secure else "ws"

@@ -1,0 +1,328 @@
+"""``KucoinMarketFeed``: the KuCoin implementation of ``domain.interfaces.MarketFeed``.
+
+One public WebSocket carries ``/market/level2``, ``/market/match``, ``/market/ticker`` and
+``/market/candles`` for the feed's symbols. Level-2 frames go raw into the sans-I/O
+``L2Router``; when it asks for a snapshot, one owned task per symbol fetches it (retrying with
+backoff; full v3 book with credentials, else ``level2_100`` and the status says the depth is
+partial). A reconnect voids every book (§8.3). A supervisor notices a level-2 channel that went
+silent: it asks REST for the symbol's sequence, and only when the exchange moved on without us is
+the channel resubscribed and the book rebuilt, so a quiet market is not mistaken for a dead feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import aiohttp
+import orjson
+
+from dashboard.domain.models import BookSnapshot, Candle, FeedState, FeedStatus, Instrument, Ticker, Trade
+from dashboard.kucoin.protocol import constants as c
+
+from . import parse
+from .book_sync import L2Router
+from .errors import KucoinError, KucoinProtocolError
+from .parse_l2 import decode_l2
+from .rest import KucoinRestClient
+from .retry import backoff
+from .ws import ConnState, KucoinWebSocket
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class FeedCounters:
+    frames: int = 0
+    bad_frames: int = 0
+    snapshots: int = 0
+    snapshot_failures: int = 0
+    stale_recoveries: int = 0
+    quiet_checks: int = 0
+    recovery_times_s: deque = field(default_factory=lambda: deque(maxlen=1000))
+
+
+class KucoinMarketFeed:
+    """Live books, trades, tickers and candles for a set of symbols. Constructing it does no I/O."""
+
+    def __init__(self, rest: KucoinRestClient, symbols: Sequence[str], *, session: aiohttp.ClientSession | None = None,
+                 full_book: bool | None = None, trades_kept: int = 500, stale_after_s: float = 10.0,
+                 supervise_every_s: float = 1.0, candle_intervals: Sequence[str] = ()) -> None:
+        self.rest = rest
+        self.symbols = list(symbols)
+        self._session = session
+        self.full_book = rest.has_credentials if full_book is None else full_book
+        self.stale_after_s = stale_after_s
+        self.supervise_every_s = supervise_every_s
+        self.candle_intervals = list(candle_intervals)
+        self.router = L2Router(self.symbols)
+        self.counters = FeedCounters()
+        self._instruments: dict[str, Instrument] = {}
+        self._trades: dict[str, deque[Trade]] = {s: deque(maxlen=trades_kept) for s in self.symbols}
+        self._tickers: dict[str, Ticker] = {}
+        self._candles: dict[tuple[str, str], list[Candle]] = {}
+        self._last_l2: dict[str, float] = {}
+        self._lost_at: dict[str, float] = {}  # when a symbol's book stopped being valid
+        self._snap_tasks: dict[str, asyncio.Task] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._latency_ms: float | None = None
+        self._rate = _Rate()
+        self.ws: KucoinWebSocket | None = None
+        self._own_session = False
+
+    # ---- lifecycle
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+            self._own_session = True
+        delays = backoff(0.5, 10.0)
+        while not self._instruments:
+            try:
+                instruments = await self.rest.get_symbols()
+            except KucoinError as exc:
+                log.warning("feed: cannot load symbols yet (%s); retrying", exc)
+                await asyncio.sleep(next(delays))
+                continue
+            self._instruments = {i.symbol: i for i in instruments if i.symbol in self.symbols}
+        missing = [s for s in self.symbols if s not in self._instruments]
+        if missing:
+            raise KucoinError(f"unknown symbols: {', '.join(missing)}")
+        for symbol in self.symbols:
+            self._lost_at[symbol] = time.monotonic()
+        self.ws = KucoinWebSocket(self._session, self.rest.post_bullet, private=False, on_frame=self.on_frame,
+                                  on_disconnected=self._on_disconnected, name="kucoin-public")
+        await self.ws.subscribe(c.TOPIC_LEVEL2, self.symbols)
+        await self.ws.subscribe(c.TOPIC_MATCH, self.symbols)
+        await self.ws.subscribe(c.TOPIC_TICKER, self.symbols)
+        if self.candle_intervals:
+            await self.ws.subscribe(c.TOPIC_CANDLES, [f"{s}_{i}" for s in self.symbols for i in self.candle_intervals])
+        self.ws.start()
+        self._tasks.append(asyncio.create_task(self._supervise(), name="feed-supervisor"))
+
+    async def close(self) -> None:
+        tasks = self._tasks + list(self._snap_tasks.values())
+        self._tasks, self._snap_tasks = [], {}
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.ws is not None:
+            await self.ws.close()
+        if self._own_session and self._session is not None:
+            await self._session.close()
+
+    async def __aenter__(self) -> KucoinMarketFeed:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ---- frames (hot path)
+    def on_frame(self, text: str) -> None:
+        self.counters.frames += 1
+        self._rate.tick()
+        try:
+            if '"trade.l2update"' in text:
+                self._on_l2(text)
+            else:
+                self._on_other(orjson.loads(text))
+        except (KucoinProtocolError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            self.counters.bad_frames += 1
+            log.warning("feed: bad frame counted and skipped (%s): %.200s", exc, text)
+
+    def _on_l2(self, text: str) -> None:
+        fields = decode_l2(text)
+        if fields is None:
+            return
+        symbol, start, end, asks, bids, time_ms = fields
+        sync = self.router.syncs.get(symbol)
+        if sync is None:
+            return  # not ours
+        self._last_l2[symbol] = time.monotonic()
+        if time_ms:
+            lat = time.time() * 1000 - time_ms
+            self._latency_ms = lat if self._latency_ms is None else self._latency_ms * 0.99 + lat * 0.01
+        was_live = sync.live
+        action = sync.feed(start, end, asks, bids)
+        if was_live and not sync.live:
+            self._lost_at[symbol] = time.monotonic()
+        if action is not None:
+            self._want_snapshot(symbol)
+
+    def _on_other(self, frame: dict) -> None:
+        topic = frame.get("topic", "")
+        prefix, _, arg = topic.partition(":")
+        data = frame["data"]
+        if prefix == c.TOPIC_MATCH:
+            trade = parse.parse_match(data)
+            if trade.symbol in self._trades:
+                self._trades[trade.symbol].append(trade)
+        elif prefix == c.TOPIC_TICKER:
+            self._tickers[arg] = parse.parse_ticker(data, arg)
+        elif prefix == c.TOPIC_CANDLES:
+            _symbol, _, interval = arg.rpartition("_")
+            self._merge_candle(parse.parse_candle_push(data, interval))
+
+    def _merge_candle(self, candle: Candle) -> None:
+        rows = self._candles.setdefault((candle.symbol, candle.interval), [])
+        if rows and rows[-1].start_s == candle.start_s:
+            rows[-1] = candle
+        elif not rows or rows[-1].start_s < candle.start_s:
+            rows.append(candle)
+            if len(rows) > 3000:
+                del rows[:1000]
+
+    # ---- snapshots
+    def _want_snapshot(self, symbol: str) -> None:
+        task = self._snap_tasks.get(symbol)
+        if task is None or task.done():
+            self._snap_tasks[symbol] = asyncio.create_task(self._fetch_snapshot(symbol), name=f"snapshot-{symbol}")
+
+    async def _fetch_snapshot(self, symbol: str) -> None:
+        delays = backoff(0.2, 5.0)
+        sync = self.router.get(symbol)
+        while not sync.live:
+            try:
+                seq, bids, asks = await self.rest.get_level2_snapshot(symbol, None if self.full_book else 100)
+            except (KucoinError, aiohttp.ClientError, OSError) as exc:
+                self.counters.snapshot_failures += 1
+                log.info("feed: snapshot for %s failed (%s); retrying", symbol, exc)
+                await asyncio.sleep(next(delays))
+                continue
+            self.counters.snapshots += 1
+            action = sync.on_snapshot(seq, bids, asks)
+            if sync.live:
+                lost = self._lost_at.pop(symbol, None)
+                if lost is not None:
+                    self.counters.recovery_times_s.append(time.monotonic() - lost)
+                return
+            if action is not None:  # the snapshot could not bridge the buffer: wait a little and ask again
+                await asyncio.sleep(next(delays))
+
+    def _on_disconnected(self, reason: str) -> None:
+        now = time.monotonic()
+        for symbol in self.symbols:
+            self._lost_at.setdefault(symbol, now)
+        self.router.reset()
+        for task in self._snap_tasks.values():
+            task.cancel()
+        self._snap_tasks.clear()
+
+    # ---- staleness supervision
+    async def _supervise(self) -> None:
+        while True:
+            await asyncio.sleep(self.supervise_every_s)
+            try:
+                await self._check_stale()
+            except (KucoinError, aiohttp.ClientError, OSError) as exc:
+                log.info("feed: staleness probe failed: %s", exc)
+
+    async def _check_stale(self) -> None:
+        if self.ws is None or self.ws.state is not ConnState.CONNECTED:
+            return
+        now = time.monotonic()
+        for symbol in self.symbols:
+            sync = self.router.syncs[symbol]
+            last = self._last_l2.get(symbol)
+            if last is None or now - last < self.stale_after_s:
+                continue
+            level1 = await self.rest.request("GET", c.PATH_LEVEL1, params={"symbol": symbol})
+            theirs = int(level1["sequence"]) if level1.get("sequence") else None  # the book's sequence
+            ours = sync.stats.last_sequence
+            if theirs is not None and ours is not None and theirs <= ours:
+                self.counters.quiet_checks += 1  # the market is quiet, not the channel
+                self._last_l2[symbol] = now
+                continue
+            self.counters.stale_recoveries += 1
+            log.warning("feed: %s level-2 channel silent for %.1f s while the book moved on; resubscribing",
+                        symbol, now - last)
+            self._lost_at.setdefault(symbol, now)
+            sync.reset()
+            self._last_l2[symbol] = now
+            await self.ws.resubscribe(c.TOPIC_LEVEL2, [symbol])
+
+    # ---- reads (MarketFeed)
+    def instruments(self) -> Mapping[str, Instrument]:
+        return self._instruments
+
+    def book(self, symbol: str, depth: int | None = None) -> BookSnapshot | None:
+        sync = self.router.syncs.get(symbol)
+        if sync is None or not sync.live:
+            return None
+        return sync.book.snapshot(depth, int(time.time() * 1000))
+
+    def trades(self, symbol: str, limit: int = 100) -> Sequence[Trade]:
+        rows = self._trades.get(symbol, ())
+        return list(rows)[-limit:]
+
+    def ticker(self, symbol: str) -> Ticker | None:
+        return self._tickers.get(symbol)
+
+    def candles(self, symbol: str, interval: str) -> Sequence[Candle]:
+        return list(self._candles.get((symbol, interval), ()))
+
+    async def load_candles(self, symbol: str, interval: str) -> None:
+        history = await self.rest.get_candles(symbol, interval)
+        live = self._candles.get((symbol, interval), [])
+        merged = {cd.start_s: cd for cd in history}
+        merged.update({cd.start_s: cd for cd in live})
+        self._candles[(symbol, interval)] = [merged[k] for k in sorted(merged)]
+
+    def status(self) -> FeedStatus:
+        syncs = self.router.syncs
+        stats = [s.stats for s in syncs.values()]
+        ws = self.ws
+        now = time.monotonic()
+        last = ws.stats.last_frame_monotonic if ws else None
+        if ws is None or ws.state in (ConnState.IDLE, ConnState.CONNECTING):
+            state = FeedState.CONNECTING
+        elif ws.state in (ConnState.DISCONNECTED, ConnState.CLOSED):
+            state = FeedState.DISCONNECTED
+        elif all(s.live for s in syncs.values()):
+            state = FeedState.LIVE
+        elif any(st.resyncs for st in stats):
+            state = FeedState.RESYNCING
+        else:
+            state = FeedState.SYNCING
+        detail = "" if self.full_book else "public level2_100 snapshots: depth beyond 100 levels may be partial"
+        return FeedStatus(
+            state=state, messages=self.counters.frames, msgs_per_s=self._rate.per_s(),
+            last_msg_age_s=None if last is None else now - last,
+            gaps=sum(st.gaps for st in stats), resyncs=sum(st.resyncs for st in stats),
+            reconnects=ws.stats.reconnects if ws else 0, bad_frames=self.counters.bad_frames + (
+                ws.stats.bad_frames if ws else 0),
+            latency_ms=self._latency_ms, detail=detail,
+            per_symbol={sym: s.state.value for sym, s in syncs.items()})
+
+
+class _Rate:
+    """Messages per second over the last few seconds, cheap enough for the hot path."""
+
+    __slots__ = ("_buckets", "_count", "_current")
+
+    def __init__(self) -> None:
+        self._buckets: deque[tuple[int, int]] = deque(maxlen=5)
+        self._current = int(time.monotonic())
+        self._count = 0
+
+    def tick(self) -> None:
+        self._roll(int(time.monotonic()))
+        self._count += 1
+
+    def _roll(self, now: int) -> None:
+        if now != self._current:
+            self._buckets.append((self._current, self._count))
+            self._current, self._count = now, 0
+
+    def per_s(self) -> float:
+        now = int(time.monotonic())
+        self._roll(now)
+        full = [n for sec, n in self._buckets if now - sec <= 5]
+        return sum(full) / len(full) if full else 0.0
