@@ -159,7 +159,7 @@ class WsHub:
                 elif msg.type == WSMsgType.ERROR:
                     break
         finally:
-            self._drop(conn)
+            self.detach(conn)
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
@@ -184,7 +184,8 @@ class WsHub:
             # the peer went away mid-send; the reader loop ends and cleans up
             return
 
-    def _drop(self, conn: Connection) -> None:
+    def detach(self, conn: Connection) -> None:
+        """Forget a connection's subscriptions now (it receives nothing more); used on close and by tests."""
         self.connections.discard(conn)
         for topic in conn.topics:
             conns = self.subs.get(topic)

@@ -1,0 +1,122 @@
+"""KucoinAccount against the simulator: private pushes, REST reconciliation, order entry."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import aiohttp
+import pytest
+
+from dashboard.domain.errors import OrderRuleError
+from dashboard.domain.models import OrderRequest, OrderType, Side
+from dashboard.kucoin.client.account import KucoinAccount
+from dashboard.kucoin.client.errors import KucoinError, KucoinOrderRejected
+from dashboard.kucoin.client.gateway import RiskLimits
+from dashboard.kucoin.client.rest import KucoinRestClient
+from dashboard.simulator.server import SimConfig, Simulator
+
+from .conftest import eventually
+
+SYMBOLS = ["BTC-USDT", "SOL-USDT"]
+
+
+@pytest.fixture
+async def sim():
+    async with Simulator(SimConfig(port=0, rate_per_s=0, history=False)) as s:
+        yield s
+
+
+@pytest.fixture
+async def account(sim):
+    async with aiohttp.ClientSession() as session:
+        rest = KucoinRestClient(sim.base_url, sim.demo, session=session)
+        instruments = {i.symbol: i for i in await rest.get_symbols()}
+        acct = KucoinAccount(rest, session, instruments, symbols=SYMBOLS,
+                             limits=RiskLimits(max_orders_per_minute=100, max_notional=Decimal("100000")))
+        await acct.start()
+        await acct.ws.wait_connected()
+        yield acct
+        await acct.close()
+        await rest.close()
+
+
+def _limit(price: str, size: str, side: Side = Side.BUY, symbol: str = "SOL-USDT") -> OrderRequest:
+    return OrderRequest(symbol, side, OrderType.LIMIT, size=Decimal(size), price=Decimal(price))
+
+
+async def test_requires_credentials(sim):
+    """Without a key the account view refuses to start, saying why."""
+    async with aiohttp.ClientSession() as session:
+        rest = KucoinRestClient(sim.base_url, None, session=session)
+        with pytest.raises(KucoinError, match="API key"):
+            KucoinAccount(rest, session, {}, symbols=SYMBOLS)
+
+
+async def test_balances_loaded_and_updated_by_pushes(account):
+    """Balances come from REST at start and follow the hold pushed when an order rests."""
+    usdt = {b.currency: b for b in account.balances()}["USDT"]
+    assert usdt.available == Decimal("1000000") and usdt.hold == 0
+    await account.submit(_limit("10", "5"))
+    await eventually(lambda: {b.currency: b for b in account.balances()}["USDT"].hold > 0)
+
+
+async def test_order_appears_then_cancel_removes_it(account):
+    """A resting order shows in open orders with its price; cancelling removes it."""
+    sub = await account.submit(_limit("11.5", "2"))
+    await eventually(lambda: any(o.order_id == sub.order_id and o.price == Decimal("11.5")
+                                 for o in account.open_orders()))
+    await account.cancel("SOL-USDT", sub.order_id)
+    await eventually(lambda: all(o.order_id != sub.order_id for o in account.open_orders()))
+
+
+async def test_market_order_fill_with_fee(sim, account):
+    """A market order that trades shows up in fills with KuCoin's fee."""
+    sub = await account.submit(OrderRequest("SOL-USDT", Side.BUY, OrderType.MARKET, funds=Decimal("100")))
+    await eventually(lambda: any(f.order_id == sub.order_id for f in account.fills()), timeout_s=5)
+    fill = next(f for f in account.fills() if f.order_id == sub.order_id)
+    assert fill.fee > 0 and fill.liquidity == "taker"
+
+
+async def test_rules_refused_before_sending(sim, account):
+    """An order breaking a symbol rule or a risk limit is refused locally, naming the rule."""
+    with pytest.raises(OrderRuleError) as info:
+        await account.submit(_limit("10.005", "1"))
+    assert info.value.rule == "priceIncrement"
+    with pytest.raises(OrderRuleError) as info:
+        await account.submit(_limit("100", "2000"))
+    assert info.value.rule == "notionalCap"
+    assert sim.exchange.active_orders(sim.demo_user_id) == []
+
+
+async def test_exchange_rejection_surfaces(account):
+    """An order KuCoin refuses (insufficient balance) raises KucoinOrderRejected with its code."""
+    account.gateway.limits.max_notional = None
+    with pytest.raises(KucoinOrderRejected) as info:
+        await account.submit(_limit("100", "50000"))
+    assert info.value.code == "200004"
+
+
+async def test_kill_switch_cancels_all_and_blocks(sim, account):
+    """The kill switch cancels every open order and blocks new ones."""
+    await account.submit(_limit("10", "1"))
+    await account.submit(_limit("20000", "0.001", symbol="BTC-USDT"))
+    await account.kill()
+    assert sim.exchange.active_orders(sim.demo_user_id) == []
+    with pytest.raises(OrderRuleError) as info:
+        await account.submit(_limit("10", "1"))
+    assert info.value.rule == "killSwitch"
+
+
+async def test_reconnect_reconciles_missed_changes(sim, account):
+    """An order cancelled while the private socket was down disappears after the reconnect."""
+    sub = await account.submit(_limit("12", "1"))
+    await eventually(lambda: any(o.order_id == sub.order_id for o in account.open_orders()))
+    before = account.reconciliations
+    private = [conn for conn in sim.hub.connections if conn.token.user_id]
+    for conn in private:
+        sim.hub.detach(conn)  # from here on the pushes are lost, as in a network outage
+    sim.exchange.cancel(sim.demo_user_id, "SOL-USDT", order_id=sub.order_id)
+    for conn in private:
+        await sim.hub.close(conn)
+    await eventually(lambda: account.reconciliations > before, timeout_s=10)
+    assert all(o.order_id != sub.order_id for o in account.open_orders())
