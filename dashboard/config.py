@@ -1,0 +1,72 @@
+"""Settings for the dashboard, read once from the environment (and ``panel serve --args``).
+
+Secrets come only from the environment and never appear in repr, logs or pages.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from dashboard.kucoin.protocol.constants import SPOT_REST_URL
+from dashboard.kucoin.protocol.signing import Credentials
+
+MODES = ("sim", "live", "replay")
+DEFAULT_SYMBOLS = ("BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "DOGE-USDT", "KCS-USDT", "ETH-BTC")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    mode: str = "sim"
+    rest_url: str = SPOT_REST_URL  # live mode; sim mode uses the embedded simulator's URL
+    symbols: tuple[str, ...] = DEFAULT_SYMBOLS
+    credentials: Credentials | None = field(default=None, repr=False)
+    trading_enabled: bool = True  # live trading additionally needs KUCOIN_ENABLE_TRADING=1
+    max_orders_per_minute: int = 30
+    max_notional: Decimal | None = Decimal("50000")
+    sim_rate_per_s: float = 30.0
+    sim_seed: int = 1
+    replay_path: str | None = None
+
+    def __repr__(self) -> str:
+        key = "set" if self.credentials else "none"
+        return (f"Settings(mode={self.mode!r}, rest_url={self.rest_url!r}, symbols={self.symbols!r}, "
+                f"api_key={key}, trading_enabled={self.trading_enabled})")
+
+    @property
+    def live(self) -> bool:
+        return self.mode == "live"
+
+
+def settings_from_env(env: Mapping[str, str] | None = None, args: Sequence[str] = ()) -> Settings:
+    """KUCOIN_MODE=sim|live|replay, KUCOIN_SYMBOLS=BTC-USDT,ETH-USDT, KUCOIN_API_KEY/SECRET/PASSPHRASE,
+    KUCOIN_ENABLE_TRADING=1 (live only), KUCOIN_MAX_NOTIONAL, KUCOIN_MAX_ORDERS_PER_MINUTE, KUCOIN_SIM_RATE.
+    ``args`` (from ``panel serve app.py --args live``) may name the mode too."""
+    env = os.environ if env is None else env
+    mode = env.get("KUCOIN_MODE", "sim").strip().lower()
+    for arg in args:
+        if arg.lstrip("-") in MODES:
+            mode = arg.lstrip("-")
+    if mode not in MODES:
+        raise SettingsError(f"KUCOIN_MODE must be one of {', '.join(MODES)}, not {mode!r}")
+    symbols = tuple(s.strip().upper() for s in env.get("KUCOIN_SYMBOLS", ",".join(DEFAULT_SYMBOLS)).split(",")
+                    if s.strip())
+    creds = None
+    key, secret, passphrase = (env.get(f"KUCOIN_API_{n}") for n in ("KEY", "SECRET", "PASSPHRASE"))
+    if any((key, secret, passphrase)) and not all((key, secret, passphrase)):
+        raise SettingsError("set all three of KUCOIN_API_KEY, KUCOIN_API_SECRET and KUCOIN_API_PASSPHRASE, or none")
+    if key and secret and passphrase:
+        creds = Credentials(key, secret, passphrase, env.get("KUCOIN_API_KEY_VERSION", "2"))
+    trading = True if mode != "live" else env.get("KUCOIN_ENABLE_TRADING", "") == "1"
+    cap = env.get("KUCOIN_MAX_NOTIONAL", "50000")
+    return Settings(
+        mode=mode, rest_url=env.get("KUCOIN_REST_URL", SPOT_REST_URL), symbols=symbols, credentials=creds,
+        trading_enabled=trading, max_orders_per_minute=int(env.get("KUCOIN_MAX_ORDERS_PER_MINUTE", "30")),
+        max_notional=Decimal(cap) if cap else None, sim_rate_per_s=float(env.get("KUCOIN_SIM_RATE", "30")),
+        replay_path=env.get("KUCOIN_REPLAY"))

@@ -1,0 +1,295 @@
+"""MarketHub: one per server process, shared by every session.
+
+Owns the feed (and the account, when there is one): starts them, ticks at the dashboard's rate,
+and computes once per tick what every viewer needs -- depth arrays, ladders grouped by tick,
+spread, imbalance, the recent tape -- as immutable ``MarketView`` snapshots. Sessions read the
+newest view at their own rate; nothing here is per-session. Imports ``domain`` only (never
+``kucoin`` or ``simulator``), so it runs on any MarketFeed, real or fake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+import numpy as np
+
+from dashboard.domain.interfaces import MarketFeed, OrderGatewayPort
+from dashboard.domain.models import BookSnapshot, Candle, FeedState, FeedStatus, Instrument, Ticker, Trade
+
+log = logging.getLogger(__name__)
+
+BOOK_LEVELS = 400  # per side kept in a view: enough for the ladder at coarse grouping and the depth chart
+TAPE_KEPT = 200
+MAX_SPAN_PCT = 10.0  # depth arrays cover mid +- this; sessions choose a narrower span on the client side
+
+
+@dataclass(frozen=True, slots=True)
+class DepthArrays:
+    """Cumulative depth as float arrays, for plotting: bids descending from the best, asks ascending."""
+
+    bid_px: np.ndarray
+    bid_cum: np.ndarray
+    ask_px: np.ndarray
+    ask_cum: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class Ladder:
+    """The book grouped into buckets of ``bucket`` (a multiple of the tick): bids rounded down, asks up."""
+
+    bucket: Decimal
+    bids: tuple[tuple[Decimal, Decimal, Decimal], ...]  # (price, size, cumulative), best first
+    asks: tuple[tuple[Decimal, Decimal, Decimal], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MarketView:
+    symbol: str
+    version: int
+    ts_ms: int
+    live: bool  # the book is synced and trustworthy
+    instrument: Instrument | None
+    book: BookSnapshot | None
+    best_bid: Decimal | None
+    best_ask: Decimal | None
+    mid: float | None
+    spread: Decimal | None
+    spread_bps: float | None
+    imbalance: float | None  # (bid - ask) / (bid + ask) size over the top 10 levels, -1..1
+    depth: DepthArrays | None
+    trades: tuple[Trade, ...]  # oldest first
+    trades_total: int  # trades seen since start; a session streams the ones it has not shown yet
+    ticker: Ticker | None
+    status: FeedStatus
+
+    def ladder(self, group: int = 1, rows: int = 15) -> Ladder | None:
+        """Grouped ladder (cached per view: computed once however many sessions ask)."""
+        return _ladder(self, group, rows)
+
+
+_LADDER_CACHE: dict[tuple[str, int, int, int], Ladder] = {}
+
+
+def _ladder(view: MarketView, group: int, rows: int) -> Ladder | None:
+    if view.book is None or view.instrument is None:
+        return None
+    key = (view.symbol, view.version, group, rows)
+    hit = _LADDER_CACHE.get(key)
+    if hit is not None:
+        return hit
+    bucket = view.instrument.price_increment * group
+    bids = _group(view.book.bids, bucket, ROUND_FLOOR, rows)
+    asks = _group(view.book.asks, bucket, ROUND_CEILING, rows)
+    ladder = Ladder(bucket, bids, asks)
+    if len(_LADDER_CACHE) > 256:
+        _LADDER_CACHE.clear()
+    _LADDER_CACHE[key] = ladder
+    return ladder
+
+
+def _group(levels: Sequence[tuple[Decimal, Decimal]], bucket: Decimal, rounding: str,
+           rows: int) -> tuple[tuple[Decimal, Decimal, Decimal], ...]:
+    out: list[list[Decimal]] = []
+    for price, size in levels:
+        p = (price / bucket).to_integral_value(rounding=rounding) * bucket
+        if out and out[-1][0] == p:
+            out[-1][1] += size
+        elif len(out) == rows:
+            break
+        else:
+            out.append([p, size])
+    cum = Decimal(0)
+    result = []
+    for p, s in out:
+        cum += s
+        result.append((p, s, cum))
+    return tuple(result)
+
+
+def depth_arrays(book: BookSnapshot, mid: float, span_pct: float = MAX_SPAN_PCT) -> DepthArrays:
+    lo, hi = mid * (1 - span_pct / 100), mid * (1 + span_pct / 100)
+    bid_px = np.fromiter((float(p) for p, _ in book.bids), float, len(book.bids))
+    bid_sz = np.fromiter((float(s) for _, s in book.bids), float, len(book.bids))
+    ask_px = np.fromiter((float(p) for p, _ in book.asks), float, len(book.asks))
+    ask_sz = np.fromiter((float(s) for _, s in book.asks), float, len(book.asks))
+    kb, ka = bid_px >= lo, ask_px <= hi
+    return DepthArrays(bid_px[kb], np.cumsum(bid_sz)[kb], ask_px[ka], np.cumsum(ask_sz)[ka])
+
+
+@dataclass(slots=True)
+class HubStats:
+    ticks: int = 0
+    views_built: int = 0
+    tick_ms_last: float = 0.0
+    loop_lag_ms: float = 0.0
+    loop_lag_ms_max: float = 0.0
+    watchers: Counter = field(default_factory=Counter)
+
+
+class MarketHub:
+    """Shared market state for one process. ``await hub.start()`` once; ``hub.view(symbol)`` any time."""
+
+    def __init__(self, feed: MarketFeed, account: OrderGatewayPort | None = None, *, tick_s: float = 0.1,
+                 mode: str = "sim", trading_enabled: bool = True) -> None:
+        self.feed = feed
+        self.account = account
+        self.tick_s = tick_s
+        self.mode = mode
+        self.trading_enabled = trading_enabled and account is not None
+        self.stats = HubStats()
+        self._views: dict[str, MarketView] = {}
+        self._trades_total: dict[str, int] = {}
+        self._last_trade: dict[str, Trade | None] = {}
+        self._version = 0
+        self._task: asyncio.Task | None = None
+        self._candle_tasks: dict[tuple[str, str], asyncio.Task] = {}
+        self.started = asyncio.Event()
+        self.error: str = ""
+
+    @property
+    def symbols(self) -> Sequence[str]:
+        return self.feed.symbols
+
+    # ---- lifecycle
+    async def start(self) -> None:
+        try:
+            await self.feed.start()
+            if self.account is not None:
+                await self.account.start()  # type: ignore[attr-defined]
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.exception("hub: start failed")
+            raise
+        self._task = asyncio.create_task(self._run(), name="market-hub")
+        self.started.set()
+
+    async def close(self) -> None:
+        tasks = ([self._task] if self._task else []) + list(self._candle_tasks.values())
+        self._task = None
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.account is not None:
+            await self.account.close()  # type: ignore[attr-defined]
+        await self.feed.close()
+
+    # ---- interest: views are built for watched symbols only
+    def watch(self, symbol: str) -> None:
+        self.stats.watchers[symbol] += 1
+        self._build(symbol)
+
+    def unwatch(self, symbol: str) -> None:
+        self.stats.watchers[symbol] -= 1
+        if self.stats.watchers[symbol] <= 0:
+            del self.stats.watchers[symbol]
+
+    # ---- ticking
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        expected = loop.time() + self.tick_s
+        while True:
+            await asyncio.sleep(max(0.0, expected - loop.time()))
+            now = loop.time()
+            lag = max(0.0, (now - expected) * 1000)
+            self.stats.loop_lag_ms = lag
+            self.stats.loop_lag_ms_max = max(self.stats.loop_lag_ms_max, lag)
+            expected = max(expected + self.tick_s, now)
+            t0 = time.perf_counter()
+            try:
+                for symbol in list(self.stats.watchers):
+                    self._build(symbol)
+            except Exception:
+                log.exception("hub: tick failed")
+            self.stats.ticks += 1
+            self.stats.tick_ms_last = (time.perf_counter() - t0) * 1000
+
+    def _build(self, symbol: str) -> None:
+        feed = self.feed
+        book = feed.book(symbol, BOOK_LEVELS)
+        trades = tuple(feed.trades(symbol, TAPE_KEPT))
+        status = feed.status()
+        prev = self._views.get(symbol)
+        last = trades[-1] if trades else None
+        if prev is not None and prev.live == (book is not None) and last is self._last_trade.get(symbol) and (
+                book is None or (prev.book is not None and prev.book.sequence == book.sequence)) and \
+                prev.status.state == status.state:
+            # nothing moved: keep the view (sessions skip re-rendering on an unchanged version)
+            self._views[symbol] = _with_status(prev, status)
+            return
+        self._count_new_trades(symbol, trades)
+        self._version += 1
+        live = book is not None and status.state not in (FeedState.DISCONNECTED, FeedState.STALE)
+        if book is None and prev is not None:
+            book = prev.book  # keep showing the last good book, marked not live (stale)
+        self._views[symbol] = _make_view(symbol, self._version, live, book, trades, self._trades_total[symbol],
+                                         feed.instruments().get(symbol), feed.ticker(symbol), status)
+        self.stats.views_built += 1
+
+    def _count_new_trades(self, symbol: str, trades: tuple[Trade, ...]) -> None:
+        last = self._last_trade.get(symbol)
+        total = self._trades_total.get(symbol, 0)
+        if trades:
+            if last is None:
+                total += len(trades)
+            else:
+                new = 0
+                for t in reversed(trades):
+                    if t is last or t == last:
+                        break
+                    new += 1
+                total += new
+            self._last_trade[symbol] = trades[-1]
+        self._trades_total[symbol] = total
+
+    def view(self, symbol: str) -> MarketView | None:
+        view = self._views.get(symbol)
+        if view is None:
+            self._build(symbol)
+            view = self._views.get(symbol)
+        return view
+
+    # ---- candles (history from REST, then live)
+    def candles(self, symbol: str, interval: str) -> Sequence[Candle]:
+        key = (symbol, interval)
+        if key not in self._candle_tasks:
+            self._candle_tasks[key] = asyncio.create_task(self._load_candles(symbol, interval),
+                                                          name=f"candles-{symbol}-{interval}")
+        return self.feed.candles(symbol, interval)
+
+    async def _load_candles(self, symbol: str, interval: str) -> None:
+        try:
+            await self.feed.load_candles(symbol, interval)
+        except Exception as exc:
+            log.warning("hub: candle history for %s %s failed: %s", symbol, interval, exc)
+
+
+def _with_status(view: MarketView, status: FeedStatus) -> MarketView:
+    from dataclasses import replace
+
+    return replace(view, status=status)
+
+
+def _make_view(symbol: str, version: int, live: bool, book: BookSnapshot | None, trades: tuple[Trade, ...], total: int,
+               instrument: Instrument | None, ticker: Ticker | None, status: FeedStatus) -> MarketView:
+    best_bid = book.bids[0][0] if book and book.bids else None
+    best_ask = book.asks[0][0] if book and book.asks else None
+    mid = spread = spread_bps = imbalance = depth = None
+    if best_bid is not None and best_ask is not None:
+        mid = float(best_bid + best_ask) / 2
+        spread = best_ask - best_bid
+        spread_bps = float(spread) / mid * 1e4
+        bid_top = sum(float(s) for _, s in book.bids[:10])
+        ask_top = sum(float(s) for _, s in book.asks[:10])
+        imbalance = (bid_top - ask_top) / (bid_top + ask_top) if bid_top + ask_top else 0.0
+        depth = depth_arrays(book, mid)
+    return MarketView(symbol, version, int(time.time() * 1000), live, instrument, book, best_bid, best_ask, mid,
+                      spread, spread_bps, imbalance, depth, trades, total, ticker, status)
