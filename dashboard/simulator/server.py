@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import time
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -92,6 +93,7 @@ class Simulator:
         self._traded: set[str] = set()
         self._last_bbo: dict[str, tuple] = {}
         self._runner: web.AppRunner | None = None
+        self._sock: socket.socket | None = None
         self._tasks: list[asyncio.Task] = []
         self.base_url = ""
         self.app = self._make_app()
@@ -147,14 +149,26 @@ class Simulator:
                 self.market.seed_history(self.now_ms() // 1000, self.config.seed)
             self.flow.seed_books()
 
+    def bind(self) -> str:
+        """Bind the listening socket now (synchronously) and return the base URL, so clients can be
+        configured before ``start()`` runs -- e.g. when the dashboard wires itself up at import time."""
+        if self._sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.config.host, self.config.port))
+            sock.listen(128)
+            sock.setblocking(False)
+            self._sock = sock
+            self.base_url = f"http://{self.config.host}:{sock.getsockname()[1]}"
+        return self.base_url
+
     async def start(self) -> str:
         self.seed_market()
+        self.bind()
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        site = web.SockSite(self._runner, self._sock)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
-        self.base_url = f"http://{self.config.host}:{port}"
         self._tasks = [
             asyncio.create_task(self.flow.run(), name="sim-flow"),
             asyncio.create_task(self._pusher(), name="sim-pusher"),
@@ -174,6 +188,9 @@ class Simulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
     async def __aenter__(self) -> Simulator:
         await self.start()

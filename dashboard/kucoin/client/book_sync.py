@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from dashboard.domain.book import OrderBook
-from dashboard.kucoin.client.parse_l2 import Change, L2Update, decode_l2
+from dashboard.kucoin.client.parse_l2 import Change, L2Update, decode_l2_fast
 
 
 class SyncState(StrEnum):
@@ -162,15 +162,21 @@ class L2BookSync:
     # -- internals -----------------------------------------------------------------------------------------------
 
     def _apply(self, start: int, end: int, asks: list[Change], bids: list[Change]) -> Action | None:
-        """§8.2 step 6 for a continuous increment: per-change filter, price-0 skip, size-0 delete."""
+        """§8.2 step 6 for a continuous increment: per-change filter, price-0 skip, size-0 delete.
+
+        Every change of a message has a sequence within [start, end], so the per-change filter only
+        matters for a message that straddles the book's sequence (start <= seq, §8.3); the common
+        contiguous message (start == seq + 1) skips it.
+        """
         seq = self._seq
         book = self.book
+        straddles = start <= seq
         touched = False
         try:
             if asks:
                 set_ask = book.set_ask
                 for price, size, change_seq in asks:
-                    if int(change_seq) <= seq:  # already in the book (straddling message, §8.3)
+                    if straddles and int(change_seq) <= seq:  # already in the book (§8.3)
                         continue
                     if price == "0":  # a pure sequence bump (§8.1 rule 5)
                         self._price0 += 1
@@ -180,14 +186,14 @@ class L2BookSync:
             if bids:
                 set_bid = book.set_bid
                 for price, size, change_seq in bids:
-                    if int(change_seq) <= seq:
+                    if straddles and int(change_seq) <= seq:
                         continue
                     if price == "0":
                         self._price0 += 1
                         continue
                     set_bid(price, size)
                     touched = True
-        except ValueError:  # a change the book cannot hold: the book is no longer trustworthy
+        except (ValueError, TypeError, AttributeError):  # a change the book cannot hold: not trustworthy
             self._bad += 1
             return self._resync("bad_change")
         self._seq = book.sequence = end
@@ -265,13 +271,22 @@ class L2Router:
 
         Returns None for non-level2 frames; raises ``KucoinProtocolError`` for malformed ones.
         """
-        fields = decode_l2(text)
+        fields = decode_l2_fast(text)
         if fields is None:
             return None
         symbol, start, end, asks, bids, _ = fields
         sync = self.syncs.get(symbol)
         if sync is None:
             sync = self.get(symbol)
+        if sync._live:  # L2BookSync.feed's live branch, inlined: the hot path of every message
+            sync._messages += 1
+            seq = sync._seq
+            if end <= seq:
+                sync._stale += 1
+                return None
+            if start > seq + 1:
+                return sync._on_gap(start, end, asks, bids)
+            return sync._apply(start, end, asks, bids)
         return sync.feed(start, end, asks, bids)
 
     def reset(self) -> None:
