@@ -250,6 +250,9 @@ class MarketHub:
             self._last_trade[symbol] = trades[-1]
         self._trades_total[symbol] = total
 
+    def status(self) -> FeedStatus:
+        return self.feed.status()
+
     def view(self, symbol: str) -> MarketView | None:
         view = self._views.get(symbol)
         if view is None:

@@ -8,12 +8,15 @@ gives a component its own periodic callback.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import panel as pn
 import param
 
 from dashboard.hub import MarketHub, MarketView
+
+log = logging.getLogger(__name__)
 
 # A clean dark palette shared by every component.
 BG = "#0f1419"
@@ -119,7 +122,10 @@ class SessionClock:
         now = time.monotonic()
         self.ticks += 1
         for component in self.components:
-            component.tick(now)
+            try:
+                component.tick(now)
+            except Exception:  # one failing view must not stop the others; it is logged with context
+                log.exception("render of %s failed", type(component).__name__)
 
     def start(self) -> None:
         if self._callback is None:

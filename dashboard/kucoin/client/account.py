@@ -167,6 +167,11 @@ class KucoinAccount:
             self._fill_ids.add(fill.fill_id)
 
     # ---- OrderGatewayPort
+    @property
+    def kill_switch(self) -> bool:
+        """True once the kill switch blocked order entry (shared by every session)."""
+        return self.gateway.limits.kill_switch
+
     async def submit(self, req: OrderRequest, reference_price: Decimal | None = None) -> Submitted:
         return await self.gateway.submit(req, reference_price)
 
