@@ -15,7 +15,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import numpy as np
@@ -68,30 +68,18 @@ class MarketView:
     trades_total: int  # trades seen since start; a session streams the ones it has not shown yet
     ticker: Ticker | None
     status: FeedStatus
+    _ladders: dict = field(default_factory=dict, compare=False, repr=False)  # (group, rows) -> Ladder
 
     def ladder(self, group: int = 1, rows: int = 15) -> Ladder | None:
-        """Grouped ladder (cached per view: computed once however many sessions ask)."""
-        return _ladder(self, group, rows)
-
-
-_LADDER_CACHE: dict[tuple[str, int, int, int], Ladder] = {}
-
-
-def _ladder(view: MarketView, group: int, rows: int) -> Ladder | None:
-    if view.book is None or view.instrument is None:
-        return None
-    key = (view.symbol, view.version, group, rows)
-    hit = _LADDER_CACHE.get(key)
-    if hit is not None:
+        """Grouped ladder, cached on this view: computed once however many sessions ask."""
+        if self.book is None or self.instrument is None:
+            return None
+        hit = self._ladders.get((group, rows))
+        if hit is None:
+            bucket = self.instrument.price_increment * group
+            hit = self._ladders[(group, rows)] = Ladder(bucket, _group(self.book.bids, bucket, ROUND_FLOOR, rows),
+                                                         _group(self.book.asks, bucket, ROUND_CEILING, rows))
         return hit
-    bucket = view.instrument.price_increment * group
-    bids = _group(view.book.bids, bucket, ROUND_FLOOR, rows)
-    asks = _group(view.book.asks, bucket, ROUND_CEILING, rows)
-    ladder = Ladder(bucket, bids, asks)
-    if len(_LADDER_CACHE) > 256:
-        _LADDER_CACHE.clear()
-    _LADDER_CACHE[key] = ladder
-    return ladder
 
 
 def _group(levels: Sequence[tuple[Decimal, Decimal]], bucket: Decimal, rounding: str,
@@ -264,6 +252,10 @@ class MarketHub:
     def candles(self, symbol: str, interval: str) -> Sequence[Candle]:
         key = (symbol, interval)
         if key not in self._candle_tasks:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # called outside the event loop: serve what is there
+                return self.feed.candles(symbol, interval)
             self._candle_tasks[key] = asyncio.create_task(self._load_candles(symbol, interval),
                                                           name=f"candles-{symbol}-{interval}")
         return self.feed.candles(symbol, interval)
@@ -276,9 +268,7 @@ class MarketHub:
 
 
 def _with_status(view: MarketView, status: FeedStatus) -> MarketView:
-    from dataclasses import replace
-
-    return replace(view, status=status)
+    return replace(view, status=status, _ladders=view._ladders)
 
 
 def _make_view(symbol: str, version: int, live: bool, book: BookSnapshot | None, trades: tuple[Trade, ...], total: int,

@@ -1,0 +1,99 @@
+"""Composition root: ``panel serve app.py`` (sim by default), ``KUCOIN_MODE=live panel serve app.py``
+or ``panel serve app.py --args live``.
+
+The only place that wires the simulator, the KuCoin client and the UI together. One runtime per
+server process (kept in ``pn.state.cache``) is shared by every browser session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Iterator, Mapping
+
+import aiohttp
+import panel as pn
+
+from dashboard.config import Settings, SettingsError, settings_from_env
+from dashboard.domain.models import Instrument
+from dashboard.hub import MarketHub
+from dashboard.kucoin.client.account import KucoinAccount
+from dashboard.kucoin.client.feed import KucoinMarketFeed
+from dashboard.kucoin.client.gateway import RiskLimits
+from dashboard.kucoin.client.rest import KucoinRestClient
+from dashboard.simulator.server import SimConfig, Simulator
+from dashboard.ui.app import create_app, error_page
+
+log = logging.getLogger("dashboard.app")
+CACHE_KEY = "kucoin-dashboard-runtime"
+
+
+class _FeedInstruments(Mapping[str, Instrument]):
+    """The feed's instruments as a live mapping (they arrive when the feed starts)."""
+
+    def __init__(self, feed: KucoinMarketFeed) -> None:
+        self._feed = feed
+
+    def __getitem__(self, symbol: str) -> Instrument:
+        return self._feed.instruments()[symbol]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._feed.instruments())
+
+    def __len__(self) -> int:
+        return len(self._feed.instruments())
+
+
+class Runtime:
+    """Everything one server process shares: simulator (sim mode), HTTP session, feed, account, hub."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.sim: Simulator | None = None
+        creds = settings.credentials
+        rest_url = settings.rest_url
+        if settings.mode == "sim":
+            self.sim = Simulator(SimConfig(port=0, rate_per_s=settings.sim_rate_per_s, seed=settings.sim_seed))
+            rest_url = self.sim.bind()
+            creds = self.sim.demo
+        elif settings.mode == "replay":
+            raise SettingsError("replay mode is not available yet; use KUCOIN_MODE=sim or live")
+        self.session = aiohttp.ClientSession()
+        self.rest = KucoinRestClient(rest_url, creds, session=self.session)
+        self.feed = KucoinMarketFeed(self.rest, settings.symbols, session=self.session, candle_intervals=("1min",))
+        self.account = None
+        if creds is not None:
+            limits = RiskLimits(max_orders_per_minute=settings.max_orders_per_minute,
+                                max_notional=settings.max_notional)
+            self.account = KucoinAccount(self.rest, self.session, _FeedInstruments(self.feed),
+                                         symbols=settings.symbols, limits=limits)
+        self.hub = MarketHub(self.feed, self.account, mode=settings.mode, trading_enabled=settings.trading_enabled)
+        self.task = asyncio.get_running_loop().create_task(self._start(), name="dashboard-runtime")
+
+    async def _start(self) -> None:
+        if self.sim is not None:
+            await self.sim.start()
+        try:
+            await self.hub.start()
+        except Exception as exc:  # shown on every page by the hub's error text
+            log.error("dashboard could not start: %s", exc)
+
+
+def get_runtime(settings: Settings) -> Runtime:
+    runtime = pn.state.cache.get(CACHE_KEY)
+    if runtime is None:
+        runtime = pn.state.cache[CACHE_KEY] = Runtime(settings)
+    return runtime
+
+
+def main() -> pn.viewable.Viewable:
+    try:
+        settings = settings_from_env(args=sys.argv[1:])
+        runtime = get_runtime(settings)
+    except (SettingsError, ValueError) as exc:
+        return error_page(str(exc))
+    return create_app(runtime.hub, settings)
+
+
+main().servable(title="KuCoin Research Dashboard")

@@ -1,0 +1,113 @@
+"""The dashboard page: header with symbol, mode and feed health; ladder, depth, candles, tape and the
+order ticket; orders, balances and fills below. One ``create_app`` call per browser session: each
+session owns its components and Bokeh models, and releases them when it closes.
+"""
+
+from __future__ import annotations
+
+import panel as pn
+import param
+
+from dashboard.config import Settings
+from dashboard.hub import MarketHub
+
+from .base import BG, MUTED, PANEL_BG, TEXT, SessionClock
+from .health import FeedHealth, ModeBanner
+from .market import CandleChart, DepthChart, MarketHeader, OrderBookLadder, TradeTape
+from .trading import Balances, Fills, KillSwitch, OpenOrders, OrderTicket
+
+CSS = f"""
+body, .bk-root {{ background: {BG}; color: {TEXT}; }}
+.dash-card {{ background: {PANEL_BG}; border-radius: 6px; padding: 4px 8px; }}
+.dash-title {{ font-size: 18px; font-weight: 600; color: {TEXT}; }}
+.dash-muted {{ color: {MUTED}; }}
+"""
+
+
+class AppState(param.Parameterized):
+    """What the URL reflects, so a link can be shared."""
+
+    symbol = param.Selector(default="BTC-USDT", objects=["BTC-USDT"], doc="The market on screen.")
+
+
+class _OwnOrders:
+    """Keeps the ladder's own-order marks in step with the account's open orders (2 Hz)."""
+
+    rate_hz = 2.0
+
+    def __init__(self, hub: MarketHub, ladder: OrderBookLadder) -> None:
+        self.hub, self.ladder = hub, ladder
+        self._due = 0.0
+
+    def tick(self, now: float) -> None:
+        if now < self._due or self.hub.account is None:
+            return
+        self._due = now + 1 / self.rate_hz
+        prices = {o.price for o in self.hub.account.open_orders() if o.symbol == self.ladder.symbol}
+        if prices != self.ladder.own_prices:
+            self.ladder.own_prices = prices
+
+
+def create_app(hub: MarketHub, settings: Settings) -> pn.viewable.Viewable:
+    pn.extension(raw_css=[CSS], theme="dark", notifications=True)
+    symbols = list(settings.symbols)
+    state = AppState(symbol=symbols[0])
+    state.param.symbol.objects = symbols
+    if pn.state.location is not None:
+        pn.state.location.sync(state, {"symbol": "symbol"})
+        if state.symbol not in symbols:
+            state.symbol = symbols[0]
+
+    header = MarketHeader(hub, symbol=state.symbol)
+    ladder = OrderBookLadder(hub, symbol=state.symbol)
+    depth = DepthChart(hub, symbol=state.symbol)
+    tape = TradeTape(hub, symbol=state.symbol)
+    candles = CandleChart(hub, symbol=state.symbol)
+    ticket = OrderTicket(hub, symbol=state.symbol)
+    health = FeedHealth(hub, symbol=state.symbol)
+    orders, balances, fills = OpenOrders(hub), Balances(hub), Fills(hub)
+    kill = KillSwitch(hub, tickets=[ticket])
+    market = [header, ladder, depth, tape, candles, ticket, health]
+    clock = SessionClock([*market, orders, balances, fills, _OwnOrders(hub, ladder)])
+
+    def on_symbol(event) -> None:
+        hub.unwatch(event.old)
+        hub.watch(event.new)
+        for component in market:
+            component.symbol = event.new
+
+    state.param.watch(on_symbol, "symbol")
+    ladder.param.watch(lambda e: e.new and ticket.set_price(str(e.new)), "selected_price")
+    hub.watch(state.symbol)
+    clock.start()
+
+    def release(session_context) -> None:
+        clock.stop()
+        hub.unwatch(state.symbol)
+
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(release)
+
+    picker = pn.widgets.Select.from_param(state.param.symbol, name="", width=140)
+    top = pn.Row(pn.pane.HTML("<span class='dash-title'>KuCoin Research Dashboard</span>", margin=(8, 12)),
+                 picker, ModeBanner(hub), pn.layout.HSpacer(), health, sizing_mode="stretch_width",
+                 styles={"background": PANEL_BG})
+    left = pn.Column(header, ladder, width=380)
+    centre = pn.Column(depth, candles, sizing_mode="stretch_width")
+    right = pn.Column(ticket, tape, width=400)
+    bottom = pn.Tabs(("Open orders", orders), ("Balances", balances), ("Fills", fills),
+                     sizing_mode="stretch_width")
+    page = pn.Column(top, pn.Row(left, centre, right, sizing_mode="stretch_width"),
+                     pn.Row(bottom, kill, sizing_mode="stretch_width"),
+                     sizing_mode="stretch_width", styles={"background": BG})
+    page.app_state = state  # for tests
+    page.components = {"header": header, "ladder": ladder, "depth": depth, "tape": tape, "candles": candles,
+                       "ticket": ticket, "health": health, "orders": orders, "balances": balances,
+                       "fills": fills, "kill": kill}
+    return page
+
+
+def error_page(message: str) -> pn.viewable.Viewable:
+    pn.extension(raw_css=[CSS], theme="dark")
+    return pn.Column(pn.pane.Alert(f"The dashboard cannot start: {message}", alert_type="danger"),
+                     sizing_mode="stretch_width")
