@@ -144,7 +144,11 @@ class KucoinAccount:
         except KucoinError as exc:
             log.info("account: order refresh failed: %s", exc)
             return
-        if order is not None and order.order_id in self._orders:
+        if order is None:
+            return
+        if order.status in _DONE:
+            self._orders.pop(order.order_id, None)
+        else:
             self._orders[order.order_id] = order
 
     async def _fills_refresher(self) -> None:
@@ -173,7 +177,10 @@ class KucoinAccount:
         return self.gateway.limits.kill_switch
 
     async def submit(self, req: OrderRequest, reference_price: Decimal | None = None) -> Submitted:
-        return await self.gateway.submit(req, reference_price)
+        submitted = await self.gateway.submit(req, reference_price)
+        # Show it at once, whatever the private channel is doing (it may still be connecting).
+        self._spawn(self._refresh_order(req.symbol, submitted.order_id), "account-order")
+        return submitted
 
     async def cancel(self, symbol: str, order_id: str) -> None:
         await self.gateway.cancel(symbol, order_id)
