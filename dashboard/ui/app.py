@@ -24,6 +24,12 @@ body, .bk-root {{ background: {BG}; color: {TEXT}; }}
 """
 
 
+TABS_CSS = f"""
+.bk-header .bk-tab {{ color: {MUTED}; background: {BG}; border-color: {PANEL_BG}; }}
+.bk-header .bk-tab.bk-active {{ color: {TEXT}; background: {PANEL_BG}; border-color: #3a4656; }}
+"""
+
+
 class AppState(param.Parameterized):
     """What the URL reflects, so a link can be shared."""
 
@@ -89,14 +95,16 @@ def create_app(hub: MarketHub, settings: Settings) -> pn.viewable.Viewable:
         pn.state.on_session_destroyed(release)
 
     picker = pn.widgets.Select.from_param(state.param.symbol, name="", width=140)
-    top = pn.Row(pn.pane.HTML("<span class='dash-title'>KuCoin Research Dashboard</span>", margin=(8, 12)),
-                 picker, ModeBanner(hub), pn.layout.HSpacer(), health, sizing_mode="stretch_width",
-                 styles={"background": PANEL_BG})
+    top = pn.Column(
+        pn.Row(pn.pane.HTML("<span class='dash-title'>KuCoin Research Dashboard</span>", margin=(8, 12)),
+               picker, ModeBanner(hub), sizing_mode="stretch_width"),
+        pn.Row(health, sizing_mode="stretch_width", margin=(0, 12)),
+        sizing_mode="stretch_width", styles={"background": PANEL_BG})
     left = pn.Column(header, ladder, width=380)
     centre = pn.Column(depth, candles, sizing_mode="stretch_width")
     right = pn.Column(ticket, tape, width=400)
     bottom = pn.Tabs(("Open orders", orders), ("Balances", balances), ("Fills", fills),
-                     sizing_mode="stretch_width")
+                     sizing_mode="stretch_width", stylesheets=[TABS_CSS])
     page = pn.Column(top, pn.Row(left, centre, right, sizing_mode="stretch_width"),
                      pn.Row(bottom, kill, sizing_mode="stretch_width"),
                      sizing_mode="stretch_width", styles={"background": BG})

@@ -98,8 +98,7 @@ class FeedHealth(LiveComponent):
         if detail:
             parts.append(f'<span style="color:{ACCENT}">⚠ {html.escape(detail)}</span>')
         row = " &nbsp;·&nbsp; ".join(parts)
-        return (f'<div style="color:{TEXT};font-size:12px;white-space:nowrap;overflow:hidden;'
-                f'text-overflow:ellipsis">{row}</div>')
+        return f'<div style="color:{TEXT};font-size:12px;white-space:normal;line-height:1.5">{row}</div>'
 
 
 class ModeBanner(pn.viewable.Viewer):

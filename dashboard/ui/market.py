@@ -600,9 +600,11 @@ class MarketHeader(LiveComponent):
         bar = (f"<span title='imbalance {imb:+.2f}' style='display:inline-block;width:80px;height:8px;"
                f"background:{ASK};vertical-align:middle'><span style='display:block;height:8px;"
                f"width:{50 * (1 + imb):.0f}%;background:{BID}'></span></span>")
-        cell = "<span style='margin-left:14px;color:" + MUTED + "'>{}</span> {}"
-        return ("<div style='font-size:14px'>" + head
-                + f" <b style='font-size:20px;color:{colour};margin-left:10px'>{last if last is not None else ''}</b>"
+        cell = ("<span style='margin-right:12px;white-space:nowrap'><span style='color:" + MUTED
+                + "'>{}</span> {}</span> ")  # the trailing space lets the cells wrap
+        shown = last if last is not None else ""
+        return ("<div style='font-size:14px;line-height:1.6'>" + head
+                + f" <b style='font-size:20px;color:{colour};margin-left:10px'>{shown}</b><br>"
                 + cell.format("bid", f"<span style='color:{BID}'>{view.best_bid}</span>")
                 + cell.format("ask", f"<span style='color:{ASK}'>{view.best_ask}</span>")
                 + cell.format("spread", f"{view.spread} ({view.spread_bps:.2f} bps)")
