@@ -138,6 +138,7 @@ class MarketHub:
         self._version = 0
         self._task: asyncio.Task | None = None
         self._candle_tasks: dict[tuple[str, str], asyncio.Task] = {}
+        self._candle_versions: dict[tuple[str, str], int] = {}
         self.started = asyncio.Event()
         self.error: str = ""
 
@@ -260,11 +261,18 @@ class MarketHub:
                                                           name=f"candles-{symbol}-{interval}")
         return self.feed.candles(symbol, interval)
 
+    def candles_version(self, symbol: str, interval: str) -> int:
+        """Bumped when history arrives, so a chart knows to replace rather than patch."""
+        return self._candle_versions.get((symbol, interval), 0)
+
     async def _load_candles(self, symbol: str, interval: str) -> None:
         try:
             await self.feed.load_candles(symbol, interval)
         except Exception as exc:
             log.warning("hub: candle history for %s %s failed: %s", symbol, interval, exc)
+            return
+        key = (symbol, interval)
+        self._candle_versions[key] = self._candle_versions.get(key, 0) + 1
 
 
 def _with_status(view: MarketView, status: FeedStatus) -> MarketView:

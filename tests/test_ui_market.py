@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import panel as pn
@@ -262,6 +263,17 @@ async def test_candles_patch_last_and_stream_new(market):
     assert rows(candles) == n + 1 and data["close"][-2] == float(last.high + 100)
     assert data["time"][-1] == (last.start_s + 60) * 1000
     assert candles.price_figure.y_range.end >= float(last.high + 100)
+
+
+async def test_candles_history_arriving_after_live_bars_replaces_them(market):
+    """Live bars shown before the history loaded are replaced by the full history when it arrives."""
+    feed, hub = market
+    start = int(time.time()) // 60 * 60 - 60  # the same minute as the fake history's newest bar
+    feed._candles[(SYM, "1min")] = [Candle(SYM, "1min", start, *[Decimal(100)] * 4, Decimal(1), Decimal(100))]
+    candles = CandleChart(hub)
+    render(candles)
+    assert rows(candles) == 1  # the live bar, before the history task ran
+    await eventually(lambda: render(candles) and rows(candles) == 120)
 
 
 async def test_candles_interval_change_replaces(market):

@@ -464,6 +464,7 @@ class CandleChart(LiveComponent):
         super().__init__(hub, **params)
         self.source = ColumnDataSource({k: [] for k in CANDLE_COLUMNS}, name="candles")
         self._last: Candle | None = None
+        self._history_version = -1
         x_range = Range1d(0, 1)
         price = figure(height=270, sizing_mode="stretch_width", x_axis_type="datetime", x_range=x_range,
                        y_range=Range1d(0, 1), tools="xpan,xwheel_zoom,save", toolbar_location=None)
@@ -498,14 +499,16 @@ class CandleChart(LiveComponent):
         return INTERVAL_S[self.interval] * 1000 * 0.7
 
     def _always_render(self) -> bool:
-        return self._last is None  # history loads asynchronously: poll until it is there
+        return self._history_version <= 0  # history loads asynchronously: poll until it is there
 
     def update(self, view: MarketView) -> None:
         candles = self.hub.candles(self.symbol, self.interval)
         if not candles:
             return
+        version = self.hub.candles_version(self.symbol, self.interval)
+        history_arrived, self._history_version = version != self._history_version, version
         with _combined(self.plot):
-            if not self._apply(candles):
+            if history_arrived or not self._apply(candles):
                 self.source.data = _candle_columns(candles[-MAX_CANDLES:])
             self._last = candles[-1]
             self._fit_ranges()
@@ -555,6 +558,7 @@ class CandleChart(LiveComponent):
 
     def reset(self) -> None:
         self._last = None
+        self._history_version = -1
         self.source.data = {k: [] for k in CANDLE_COLUMNS}
         self.title.object = _title_html("Candles", self.symbol, self.stale, self.interval)
 
@@ -608,7 +612,7 @@ class MarketHeader(LiveComponent):
                 + cell.format("bid", f"<span style='color:{BID}'>{view.best_bid}</span>")
                 + cell.format("ask", f"<span style='color:{ASK}'>{view.best_ask}</span>")
                 + cell.format("spread", f"{view.spread} ({view.spread_bps:.2f} bps)")
-                + cell.format("imbalance", f"{bar} {imb:+.2f}") + "</div>")
+                + "<br>" + cell.format("imbalance", f"{bar} {imb:+.2f}") + "</div>")
 
     @param.depends("stale", watch=True)
     def _on_stale(self) -> None:
