@@ -27,6 +27,7 @@ class FaultConfig:
     order_lost_request: float = 0.0  # an order request is dropped unprocessed (the client sees a reset)
     order_lost_response: float = 0.0  # an order is processed but the connection drops before the answer
     order_delay_s: float = 0.0  # extra latency on order placement answers, after processing
+    order_slow: float = 1.0  # share of order placements that get order_delay_s (1 = every one)
 
     def active(self) -> dict[str, float]:
         default = FaultConfig()
@@ -84,3 +85,15 @@ class Faults:
 
     def snapshot_5xx(self) -> bool:
         return self._hit("snapshot_5xx", self.config.snapshot_5xx)
+
+    def snapshot_delay(self) -> float:
+        """Seconds to hold one order-book snapshot back (counted as "snapshot_delay" when non-zero)."""
+        delay = self.config.snapshot_delay_s
+        if delay > 0:
+            self.counts["snapshot_delay"] += 1
+        return delay
+
+    def order_delay(self) -> float:
+        """Seconds to hold one order placement's answer back: order_delay_s for an order_slow share."""
+        cfg = self.config
+        return cfg.order_delay_s if cfg.order_delay_s > 0 and self._hit("order_delay", cfg.order_slow) else 0.0

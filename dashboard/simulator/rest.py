@@ -199,8 +199,8 @@ async def get_level1(ctx: Ctx) -> dict:
 async def _book(ctx: Ctx, depth: int | None) -> dict:
     symbol = ctx.symbol()
     sim = ctx.sim
-    if sim.faults.config.snapshot_delay_s:
-        await asyncio.sleep(sim.faults.config.snapshot_delay_s)
+    if delay := sim.faults.snapshot_delay():
+        await asyncio.sleep(delay)
     if sim.faults.snapshot_5xx():
         raise SimError(c.ERR_INTERNAL, "Internal Server Error", 500)
     # Read after any delay: the snapshot and its sequence come from one synchronous engine read.
@@ -598,8 +598,8 @@ def wrap(sim: Simulator, route: Route) -> Callable[[web.Request], Awaitable[web.
                 _drop_connection(request)
                 raise web.HTTPServiceUnavailable()  # never delivered: the socket is already gone
             data = await route.handler(Ctx(sim, request, body, user_id))
-            if route.method == "POST" and route.trade and sim.faults.config.order_delay_s:
-                await asyncio.sleep(sim.faults.config.order_delay_s)
+            if route.method == "POST" and route.trade and (delay := sim.faults.order_delay()):
+                await asyncio.sleep(delay)
             if fault == "lost_response":
                 _drop_connection(request)
                 raise web.HTTPServiceUnavailable()

@@ -69,7 +69,9 @@ class KucoinMarketFeed:
         self._last_l2: dict[str, float] = {}
         self._lost_at: dict[str, float] = {}  # when a symbol's book stopped being valid
         self._snap_tasks: dict[str, asyncio.Task] = {}
+        self._retired: set[asyncio.Task] = set()  # cancelled snapshot tasks, awaited by close()
         self._tasks: list[asyncio.Task] = []
+        self._running = False
         self._latency_ms: float | None = None
         self._rate = _Rate()
         self.ws: KucoinWebSocket | None = None
@@ -95,25 +97,30 @@ class KucoinMarketFeed:
         for symbol in self.symbols:
             self._lost_at[symbol] = time.monotonic()
         self.ws = KucoinWebSocket(self._session, self.rest.post_bullet, private=False, on_frame=self.on_frame,
-                                  on_disconnected=self._on_disconnected, name="kucoin-public")
+                                  on_connected=self._on_connected, on_disconnected=self._on_disconnected,
+                                  name="kucoin-public")
         await self.ws.subscribe(c.TOPIC_LEVEL2, self.symbols)
         await self.ws.subscribe(c.TOPIC_MATCH, self.symbols)
         await self.ws.subscribe(c.TOPIC_TICKER, self.symbols)
         if self.candle_intervals:
             await self.ws.subscribe(c.TOPIC_CANDLES, [f"{s}_{i}" for s in self.symbols for i in self.candle_intervals])
+        self._running = True
         self.ws.start()
         self._tasks.append(asyncio.create_task(self._supervise(), name="feed-supervisor"))
 
     async def close(self) -> None:
-        tasks = self._tasks + list(self._snap_tasks.values())
+        """Stop the socket first (no frame may start a task after this), then cancel and await every task."""
+        self._running = False
+        if self.ws is not None:
+            await self.ws.close()
+        tasks = self._tasks + list(self._snap_tasks.values()) + list(self._retired)
         self._tasks, self._snap_tasks = [], {}
+        self._retired.clear()
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self.ws is not None:
-            await self.ws.close()
         if self._own_session and self._session is not None:
             await self._session.close()
 
@@ -156,8 +163,9 @@ class KucoinMarketFeed:
         if action is not None:
             self._want_snapshot(symbol)
 
-    def _on_other(self, frame: dict) -> None:
-        topic = frame.get("topic", "")
+    def _on_other(self, frame: object) -> None:
+        if type(frame) is not dict or type(topic := frame.get("topic", "")) is not str:
+            raise KucoinProtocolError("a data frame must be a JSON object with a string topic")
         prefix, _, arg = topic.partition(":")
         data = frame["data"]
         if prefix == c.TOPIC_MATCH:
@@ -181,6 +189,8 @@ class KucoinMarketFeed:
 
     # ---- snapshots
     def _want_snapshot(self, symbol: str) -> None:
+        if not self._running:  # not started (or closed): frames are still counted, nothing is fetched
+            return
         task = self._snap_tasks.get(symbol)
         if task is None or task.done():
             self._snap_tasks[symbol] = asyncio.create_task(self._fetch_snapshot(symbol), name=f"snapshot-{symbol}")
@@ -196,6 +206,11 @@ class KucoinMarketFeed:
                 log.info("feed: snapshot for %s failed (%s); retrying", symbol, exc)
                 await asyncio.sleep(next(delays))
                 continue
+            except Exception:  # loop boundary: a dead task would leave the symbol waiting forever
+                self.counters.snapshot_failures += 1
+                log.exception("feed: unexpected failure fetching the %s snapshot; retrying", symbol)
+                await asyncio.sleep(next(delays))
+                continue
             self.counters.snapshots += 1
             action = sync.on_snapshot(seq, bids, asks)
             if sync.live:
@@ -206,6 +221,15 @@ class KucoinMarketFeed:
             if action is not None:  # the snapshot could not bridge the buffer: wait a little and ask again
                 await asyncio.sleep(next(delays))
 
+    def _on_connected(self) -> None:
+        """Every subscription is acked, so increments are buffering: snapshots can be asked for now,
+        without waiting for a first increment that a quiet market may never send (§8.2 step 2)."""
+        now = time.monotonic()
+        for symbol in self.symbols:
+            self._last_l2[symbol] = now  # the supervisor measures silence from the (re)subscription
+            if not self.router.syncs[symbol].live:
+                self._want_snapshot(symbol)
+
     def _on_disconnected(self, reason: str) -> None:
         now = time.monotonic()
         for symbol in self.symbols:
@@ -213,6 +237,8 @@ class KucoinMarketFeed:
         self.router.reset()
         for task in self._snap_tasks.values():
             task.cancel()
+            self._retired.add(task)
+            task.add_done_callback(self._retired.discard)
         self._snap_tasks.clear()
 
     # ---- staleness supervision
@@ -236,17 +262,20 @@ class KucoinMarketFeed:
             level1 = await self.rest.request("GET", c.PATH_LEVEL1, params={"symbol": symbol})
             theirs = int(level1["sequence"]) if level1.get("sequence") else None  # the book's sequence
             ours = sync.stats.last_sequence
+            if self._last_l2.get(symbol, 0.0) > last:
+                continue  # a frame arrived while we asked: not silent after all
             if theirs is not None and ours is not None and theirs <= ours:
                 self.counters.quiet_checks += 1  # the market is quiet, not the channel
-                self._last_l2[symbol] = now
+                self._last_l2[symbol] = time.monotonic()
                 continue
             self.counters.stale_recoveries += 1
             log.warning("feed: %s level-2 channel silent for %.1f s while the book moved on; resubscribing",
                         symbol, now - last)
             self._lost_at.setdefault(symbol, now)
             sync.reset()
-            self._last_l2[symbol] = now
+            self._last_l2[symbol] = time.monotonic()
             await self.ws.resubscribe(c.TOPIC_LEVEL2, [symbol])
+            self._want_snapshot(symbol)  # buffering again; a quiet market may send nothing to trigger it
 
     # ---- reads (MarketFeed)
     def instruments(self) -> Mapping[str, Instrument]:

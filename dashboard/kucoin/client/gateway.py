@@ -27,9 +27,8 @@ from dashboard.kucoin.protocol.numbers import fmt
 
 from .errors import (
     KucoinAPIError,
-    KucoinAuthError,
     KucoinError,
-    KucoinOrderRejected,
+    KucoinHTTPError,
     KucoinRateLimitError,
     KucoinServerError,
     KucoinTransportError,
@@ -70,6 +69,13 @@ class OrderOutcomeUnknown(KucoinError):
     def __init__(self, client_oid: str, reason: str) -> None:
         super().__init__(f"order {client_oid}: outcome unknown ({reason}); it will be reconciled by clientOid")
         self.client_oid = client_oid
+
+
+def _client_oid_exists(exc: KucoinAPIError) -> bool:
+    """KuCoin's answer to a clientOid already in use (400100 "The clientOid already exists."): the message
+    is the only mark, so this one check reads ``msg``."""
+    msg = exc.msg.lower()
+    return "clientoid" in msg and "exist" in msg
 
 
 def new_client_oid() -> str:
@@ -158,40 +164,42 @@ class OrderGateway:
         self._sent_at.append(self._clock())
         self.stats.submitted += 1
         reason = ""
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                data = await self.rest.place_order(wire)
-            except (KucoinOrderRejected, KucoinAuthError):
-                self.stats.rejected += 1
-                raise
-            except KucoinRateLimitError as exc:  # not processed: the same request may go again
-                self.stats.rate_limited += 1
-                reason = f"rate limited ({exc.code})"
-                await self._sleep(exc.retry_after_s)
-                continue
-            except (KucoinTransportError, KucoinServerError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-                found = await self._resolve(req.symbol, client_oid)
-                if found is not None:
-                    self.stats.accepted += 1
-                    self.stats.resolved_by_query += 1
-                    return Submitted(found.order_id, client_oid, attempt, True)
-                self.stats.resent_after_not_found += 1
-                continue
-            except KucoinAPIError as exc:
-                if "clientoid" in exc.msg.lower() and "exist" in exc.msg.lower():
-                    # an earlier attempt did land after all: adopt it instead of failing
+        try:
+            for attempt in range(1, self.max_attempts + 1):
+                try:
+                    data = await self.rest.place_order(wire)
+                except KucoinRateLimitError as exc:  # not processed: the same request may go again
+                    self.stats.rate_limited += 1
+                    reason = f"rate limited ({exc.code})"
+                    await self._sleep(exc.retry_after_s)
+                    continue
+                except (KucoinTransportError, KucoinServerError, KucoinHTTPError) as exc:
+                    # no answer, a 5xx or a proxy page: the order may or may not be at KuCoin
+                    reason = f"{type(exc).__name__}: {exc}"
                     found = await self._resolve(req.symbol, client_oid)
                     if found is not None:
-                        self.stats.accepted += 1
-                        self.stats.resolved_by_query += 1
-                        return Submitted(found.order_id, client_oid, attempt, True)
-                self.stats.rejected += 1
-                raise
-            self.stats.accepted += 1
-            return Submitted(str(data["orderId"]), client_oid, attempt, False)
-        self.stats.unknown += 1
-        raise OrderOutcomeUnknown(client_oid, reason)
+                        return self._adopted(found, client_oid, attempt)
+                    self.stats.resent_after_not_found += 1
+                    continue
+                except KucoinAPIError as exc:
+                    # Checked before the rejection branch: "The clientOid already exists." comes as 400100,
+                    # a KucoinOrderRejected, when an earlier attempt landed after all. Adopt that order.
+                    found = await self._resolve(req.symbol, client_oid) if _client_oid_exists(exc) else None
+                    if found is not None:
+                        return self._adopted(found, client_oid, attempt)
+                    self.stats.rejected += 1
+                    raise
+                self.stats.accepted += 1
+                return Submitted(str(data["orderId"]), client_oid, attempt, False)
+            raise OrderOutcomeUnknown(client_oid, reason)
+        except OrderOutcomeUnknown:  # from the loop or from a query that never got an answer
+            self.stats.unknown += 1
+            raise
+
+    def _adopted(self, found: Order, client_oid: str, attempt: int) -> Submitted:
+        self.stats.accepted += 1
+        self.stats.resolved_by_query += 1
+        return Submitted(found.order_id, client_oid, attempt, True)
 
     async def _resolve(self, symbol: str, client_oid: str) -> Order | None:
         """The order KuCoin has under this clientOid, or None once it has said 'not found' twice."""
@@ -199,7 +207,7 @@ class OrderGateway:
         for attempt in range(self.query_attempts):
             try:
                 order = await self.rest.get_order_by_client_oid(symbol, client_oid)
-            except (KucoinTransportError, KucoinServerError, KucoinRateLimitError) as exc:
+            except (KucoinTransportError, KucoinServerError, KucoinRateLimitError, KucoinHTTPError) as exc:
                 log.info("query for %s failed (%s); retrying", client_oid, exc)
                 await self._sleep(min(2.0, 0.1 * 2 ** attempt))
                 continue

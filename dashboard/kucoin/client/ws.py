@@ -59,6 +59,7 @@ class WsStats:
     frames: int = 0
     bad_frames: int = 0
     pongs: int = 0
+    silent_drops: int = 0  # connections dropped because nothing arrived for pingInterval + pingTimeout
     last_frame_monotonic: float | None = None
     last_error: str = ""
     last_connect_id: str = ""
@@ -148,23 +149,36 @@ class KucoinWebSocket:
     async def subscribe(self, prefix: str, args: list[str] | None = None) -> None:
         """Want ``prefix:args``; sent now if connected (awaiting acks), and again after every reconnect."""
         args = list(args or [])
-        wanted = self._topics.setdefault(prefix, [])
+        known = prefix in self._topics
+        wanted = self._topics.get(prefix, [])
         new = [a for a in args if a not in wanted]
-        total = sum(max(1, len(v)) for v in self._topics.values()) + len(new)
+        total = sum(max(1, len(v)) for v in self._topics.values()) + max(len(new), 0 if known else 1)
         if total > self.max_topics_per_connection:
+            # refused before anything is remembered: a refused prefix must not be sent on reconnect
             raise SubscribeError(m.topic(prefix, *new), 509, f"more than {self.max_topics_per_connection} topics "
                                  "on one connection; use another connection")
+        self._topics[prefix] = wanted
         wanted.extend(new)
         if self.state is ConnState.CONNECTED and (new or not args):
-            await self._send_subscriptions(prefix, new if args else [], subscribe=True)
+            try:
+                await self._send_subscriptions(prefix, new if args else [], subscribe=True)
+            except SubscribeError as exc:
+                if exc.code:  # refused by the server: forget it, or every reconnect would send it again
+                    self._forget(prefix, new, whole=not args)
+                raise
+
+    def _forget(self, prefix: str, args: list[str], *, whole: bool) -> None:
+        wanted = self._topics.get(prefix, [])
+        for a in args:
+            if a in wanted:
+                wanted.remove(a)
+        if whole or not wanted:
+            self._topics.pop(prefix, None)
 
     async def unsubscribe(self, prefix: str, args: list[str] | None = None) -> None:
         wanted = self._topics.get(prefix, [])
         gone = [a for a in (args or []) if a in wanted]
-        for a in gone:
-            wanted.remove(a)
-        if not wanted or not args:
-            self._topics.pop(prefix, None)
+        self._forget(prefix, gone, whole=not args)
         if self.state is ConnState.CONNECTED:
             await self._send_subscriptions(prefix, gone if args else [], subscribe=False)
 
@@ -187,8 +201,14 @@ class KucoinWebSocket:
                 await asyncio.wait_for(fut, self.ack_timeout_s)
             except TimeoutError:
                 raise SubscribeError(topic, 0, f"no ack within {self.ack_timeout_s} s") from None
+            except SubscribeError as exc:  # the error frame only knows the request id: name the topic
+                raise SubscribeError(topic, exc.code, exc.text) from None
             finally:
                 self._pending.pop(req_id, None)
+                if fut.done() and not fut.cancelled():
+                    fut.exception()  # retrieved: a socket closed before the ack was awaited is not "never retrieved"
+                else:
+                    fut.cancel()
 
     async def _send(self, payload: dict) -> None:
         ws = self._ws
@@ -266,15 +286,16 @@ class KucoinWebSocket:
                 await pinger
 
     async def _resubscribe_all(self) -> None:
-        try:
-            for prefix, args in list(self._topics.items()):
+        for prefix, args in list(self._topics.items()):
+            try:
                 await self._send_subscriptions(prefix, list(args), subscribe=True)
-        except SubscribeError as exc:
-            self.stats.subscribe_errors.append(str(exc))
-            log.warning("%s: %s", self.name, exc)
-            if exc.code == 0:  # no ack: the connection is not healthy
-                self.reconnect("subscribe ack timeout")
-            return
+            except SubscribeError as exc:
+                self.stats.subscribe_errors.append(str(exc))
+                log.warning("%s: %s", self.name, exc)
+                if exc.code == 0:  # no ack: the connection is not healthy
+                    self.reconnect("subscribe ack timeout")
+                    return
+                # refused by the server (e.g. 404 for one topic): the other topics still go out
         self._connected.set()
         if self.on_connected is not None:
             self.on_connected()
@@ -352,6 +373,7 @@ class KucoinWebSocket:
             now = time.monotonic()
             last = self.stats.last_frame_monotonic or now
             if now - last > limit:
+                self.stats.silent_drops += 1
                 self.reconnect(f"no message for {now - last:.1f} s (pingInterval + pingTimeout = {limit:.1f} s)")
                 return
             if now >= next_ping:
