@@ -274,12 +274,20 @@ class KucoinWebSocket:
         try:
             # subscribe after the reader runs, so acks can be received
             resub = asyncio.create_task(self._resubscribe_all(), name=f"{self.name}-resubscribe")
+            reader = asyncio.create_task(self._receive(ws), name=f"{self.name}-reader")
+            kick = asyncio.create_task(self._kick.wait(), name=f"{self.name}-kick")
             try:
-                return await self._receive(ws)
+                # One wait for the whole connection, not one per frame: the reader loops on receive().
+                await asyncio.wait({reader, kick}, return_when=asyncio.FIRST_COMPLETED)
+                if reader.done():
+                    return reader.result()
+                return self.stats.last_error or "reconnect requested"
             finally:
-                resub.cancel()
-                with contextlib.suppress(asyncio.CancelledError, KucoinError, OSError, RuntimeError):
-                    await resub
+                for task in (resub, reader, kick):
+                    task.cancel()
+                for task in (resub, reader, kick):
+                    with contextlib.suppress(asyncio.CancelledError, KucoinError, OSError, RuntimeError):
+                        await task
         finally:
             pinger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -301,27 +309,21 @@ class KucoinWebSocket:
             self.on_connected()
 
     async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> str:
-        kick = asyncio.ensure_future(self._kick.wait())
-        try:
-            while True:
-                recv = asyncio.ensure_future(ws.receive())
-                done, _ = await asyncio.wait({recv, kick}, return_when=asyncio.FIRST_COMPLETED)
-                if kick in done:
-                    recv.cancel()
-                    return self.stats.last_error or "reconnect requested"
-                msg = recv.result()
-                if msg.type == aiohttp.WSMsgType.TEXT:
-                    self.stats.frames += 1
-                    self.stats.last_frame_monotonic = time.monotonic()
-                    self._on_text(msg.data)
-                elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
-                    return f"server closed the connection ({ws.close_code})"
-                elif msg.type == aiohttp.WSMsgType.ERROR:
-                    return f"websocket error: {ws.exception()}"
-                else:
-                    self.stats.bad_frames += 1
-        finally:
-            kick.cancel()
+        """The hot loop: one ``await receive()`` per frame and nothing else (see benchmarks/l2_throughput.py)."""
+        stats, on_text, receive, now = self.stats, self._on_text, ws.receive, time.monotonic
+        text_type = aiohttp.WSMsgType.TEXT
+        while True:
+            msg = await receive()
+            if msg.type is text_type:
+                stats.frames += 1
+                stats.last_frame_monotonic = now()
+                on_text(msg.data)
+            elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+                return f"server closed the connection ({ws.close_code})"
+            elif msg.type == aiohttp.WSMsgType.ERROR:
+                return f"websocket error: {ws.exception()}"
+            else:
+                stats.bad_frames += 1
 
     def _on_text(self, text: str) -> None:
         # Hot path: data messages go straight to the handler as raw text.
