@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import orjson
 
+from dashboard.domain.book import OrderBook
 from dashboard.domain.models import BookSnapshot, Candle, FeedState, FeedStatus, Instrument, Ticker, Trade
 from dashboard.kucoin.protocol import constants as c
 
@@ -34,6 +35,9 @@ from .retry import backoff
 from .ws import ConnState, KucoinWebSocket
 
 log = logging.getLogger(__name__)
+
+
+BOOK_SOURCES = {"level2": c.TOPIC_LEVEL2, "depth50": c.TOPIC_DEPTH50, "depth5": c.TOPIC_DEPTH5}
 
 
 @dataclass(slots=True)
@@ -52,7 +56,11 @@ class KucoinMarketFeed:
 
     def __init__(self, rest: KucoinRestClient, symbols: Sequence[str], *, session: aiohttp.ClientSession | None = None,
                  full_book: bool | None = None, trades_kept: int = 500, stale_after_s: float = 10.0,
-                 supervise_every_s: float = 1.0, candle_intervals: Sequence[str] = ()) -> None:
+                 supervise_every_s: float = 1.0, candle_intervals: Sequence[str] = (),
+                 book_source: str = "level2") -> None:
+        if book_source not in BOOK_SOURCES:
+            raise ValueError(f"book_source must be one of {', '.join(BOOK_SOURCES)}")
+        self.book_source = book_source
         self.rest = rest
         self.symbols = list(symbols)
         self._session = session
@@ -74,6 +82,7 @@ class KucoinMarketFeed:
         self._running = False
         self._latency_ms: float | None = None
         self._rate = _Rate()
+        self._depth_books: dict[str, OrderBook] = {}  # book_source depth5/depth50: the latest top-N push
         self.ws: KucoinWebSocket | None = None
         self._own_session = False
 
@@ -99,7 +108,7 @@ class KucoinMarketFeed:
         self.ws = KucoinWebSocket(self._session, self.rest.post_bullet, private=False, on_frame=self.on_frame,
                                   on_connected=self._on_connected, on_disconnected=self._on_disconnected,
                                   name="kucoin-public")
-        await self.ws.subscribe(c.TOPIC_LEVEL2, self.symbols)
+        await self.ws.subscribe(BOOK_SOURCES[self.book_source], self.symbols)
         await self.ws.subscribe(c.TOPIC_MATCH, self.symbols)
         await self.ws.subscribe(c.TOPIC_TICKER, self.symbols)
         if self.candle_intervals:
@@ -177,6 +186,20 @@ class KucoinMarketFeed:
         elif prefix == c.TOPIC_CANDLES:
             _symbol, _, interval = arg.rpartition("_")
             self._merge_candle(parse.parse_candle_push(data, interval))
+        elif prefix in (c.TOPIC_DEPTH50, c.TOPIC_DEPTH5) and arg in self.router.syncs:
+            self._on_depth(arg, data)
+
+    def _on_depth(self, symbol: str, data: object) -> None:
+        """``level2Depth5/50``: an authoritative top-N book on every push, no sequence to check (§7.5)."""
+        if type(data) is not dict:
+            raise KucoinProtocolError("depth push data must be an object")
+        book = OrderBook(symbol)
+        try:
+            book.load(data["bids"], data["asks"], int(data.get("timestamp", 0)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KucoinProtocolError(f"malformed depth push: {exc}") from None
+        self._depth_books[symbol] = book
+        self._last_l2[symbol] = time.monotonic()
 
     def _merge_candle(self, candle: Candle) -> None:
         rows = self._candles.setdefault((candle.symbol, candle.interval), [])
@@ -227,7 +250,7 @@ class KucoinMarketFeed:
         now = time.monotonic()
         for symbol in self.symbols:
             self._last_l2[symbol] = now  # the supervisor measures silence from the (re)subscription
-            if not self.router.syncs[symbol].live:
+            if self.book_source == "level2" and not self.router.syncs[symbol].live:
                 self._want_snapshot(symbol)
 
     def _on_disconnected(self, reason: str) -> None:
@@ -235,6 +258,7 @@ class KucoinMarketFeed:
         for symbol in self.symbols:
             self._lost_at.setdefault(symbol, now)
         self.router.reset()
+        self._depth_books.clear()
         for task in self._snap_tasks.values():
             task.cancel()
             self._retired.add(task)
@@ -251,8 +275,8 @@ class KucoinMarketFeed:
                 log.info("feed: staleness probe failed: %s", exc)
 
     async def _check_stale(self) -> None:
-        if self.ws is None or self.ws.state is not ConnState.CONNECTED:
-            return
+        if self.ws is None or self.ws.state is not ConnState.CONNECTED or self.book_source != "level2":
+            return  # depth topics push only on change: silence there is a quiet book
         now = time.monotonic()
         for symbol in self.symbols:
             sync = self.router.syncs[symbol]
@@ -282,6 +306,9 @@ class KucoinMarketFeed:
         return self._instruments
 
     def book(self, symbol: str, depth: int | None = None) -> BookSnapshot | None:
+        if self.book_source != "level2":
+            top = self._depth_books.get(symbol)
+            return None if top is None else top.snapshot(depth, int(time.time() * 1000))
         sync = self.router.syncs.get(symbol)
         if sync is None or not sync.live:
             return None
@@ -314,13 +341,18 @@ class KucoinMarketFeed:
             state = FeedState.CONNECTING
         elif ws.state in (ConnState.DISCONNECTED, ConnState.CLOSED):
             state = FeedState.DISCONNECTED
+        elif self.book_source != "level2":
+            state = FeedState.LIVE if len(self._depth_books) == len(self.symbols) else FeedState.SYNCING
         elif all(s.live for s in syncs.values()):
             state = FeedState.LIVE
         elif any(st.resyncs for st in stats):
             state = FeedState.RESYNCING
         else:
             state = FeedState.SYNCING
-        detail = "" if self.full_book else "public level2_100 snapshots: depth beyond 100 levels may be partial"
+        if self.book_source != "level2":
+            detail = f"books from {BOOK_SOURCES[self.book_source]}: top {self.book_source[5:]} levels only"
+        else:
+            detail = "" if self.full_book else "public level2_100 snapshots: depth beyond 100 levels may be partial"
         return FeedStatus(
             state=state, messages=self.counters.frames, msgs_per_s=self._rate.per_s(),
             last_msg_age_s=None if last is None else now - last,
@@ -328,7 +360,8 @@ class KucoinMarketFeed:
             reconnects=ws.stats.reconnects if ws else 0, bad_frames=self.counters.bad_frames + (
                 ws.stats.bad_frames if ws else 0),
             latency_ms=self._latency_ms, detail=detail,
-            per_symbol={sym: s.state.value for sym, s in syncs.items()})
+            per_symbol=({sym: ("live" if sym in self._depth_books else "syncing") for sym in self.symbols}
+                        if self.book_source != "level2" else {sym: s.state.value for sym, s in syncs.items()}))
 
 
 class _Rate:
