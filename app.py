@@ -61,7 +61,8 @@ class Runtime:
             raise SettingsError("replay mode is not available yet; use KUCOIN_MODE=sim or live")
         self.session = aiohttp.ClientSession()
         self.rest = KucoinRestClient(rest_url, creds, session=self.session)
-        self.feed = KucoinMarketFeed(self.rest, settings.symbols, session=self.session, candle_intervals=("1min",))
+        self.feed = KucoinMarketFeed(self.rest, settings.symbols, session=self.session, candle_intervals=("1min",),
+                                     book_source=settings.book_source)
         self.account = None
         if creds is not None:
             limits = RiskLimits(max_orders_per_minute=settings.max_orders_per_minute,

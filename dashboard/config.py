@@ -33,6 +33,7 @@ class Settings:
     sim_rate_per_s: float = 30.0
     sim_seed: int = 1
     replay_path: str | None = None
+    book_source: str = "level2"  # or "depth50"/"depth5": KuCoin's top-N topics, no full book needed
 
     def __repr__(self) -> str:
         key = "set" if self.credentials else "none"
@@ -46,7 +47,8 @@ class Settings:
 
 def settings_from_env(env: Mapping[str, str] | None = None, args: Sequence[str] = ()) -> Settings:
     """KUCOIN_MODE=sim|live|replay, KUCOIN_SYMBOLS=BTC-USDT,ETH-USDT, KUCOIN_API_KEY/SECRET/PASSPHRASE,
-    KUCOIN_ENABLE_TRADING=1 (live only), KUCOIN_MAX_NOTIONAL, KUCOIN_MAX_ORDERS_PER_MINUTE, KUCOIN_SIM_RATE.
+    KUCOIN_ENABLE_TRADING=1 (live only), KUCOIN_MAX_NOTIONAL, KUCOIN_MAX_ORDERS_PER_MINUTE, KUCOIN_SIM_RATE,
+    KUCOIN_BOOK_SOURCE=level2|depth50|depth5.
     ``args`` (from ``panel serve app.py --args live``) may name the mode too."""
     env = os.environ if env is None else env
     mode = env.get("KUCOIN_MODE", "sim").strip().lower()
@@ -69,4 +71,11 @@ def settings_from_env(env: Mapping[str, str] | None = None, args: Sequence[str] 
         mode=mode, rest_url=env.get("KUCOIN_REST_URL", SPOT_REST_URL), symbols=symbols, credentials=creds,
         trading_enabled=trading, max_orders_per_minute=int(env.get("KUCOIN_MAX_ORDERS_PER_MINUTE", "30")),
         max_notional=Decimal(cap) if cap else None, sim_rate_per_s=float(env.get("KUCOIN_SIM_RATE", "30")),
-        replay_path=env.get("KUCOIN_REPLAY"))
+        replay_path=env.get("KUCOIN_REPLAY"), book_source=_book_source(env))
+
+
+def _book_source(env: Mapping[str, str]) -> str:
+    source = env.get("KUCOIN_BOOK_SOURCE", "level2").strip().lower()
+    if source not in ("level2", "depth50", "depth5"):
+        raise SettingsError(f"KUCOIN_BOOK_SOURCE must be level2, depth50 or depth5, not {source!r}")
+    return source
