@@ -41,7 +41,7 @@ def served_app(env: dict[str, str] | None = None, timeout_s: float = 60.0):
     The server's output goes to a temporary log whose tail is shown if it fails to start."""
     port = free_port()
     cmd = [sys.executable, "-m", "panel", "serve", str(ROOT / "app.py"), "--address", "127.0.0.1", "--port",
-           str(port), "--allow-websocket-origin", f"127.0.0.1:{port}", "--num-procs", "1"]
+           str(port), "--allow-websocket-origin", f"127.0.0.1:{port}", "--num-procs", "1", "--log-level", "info"]
     url = f"http://127.0.0.1:{port}/app"
     with tempfile.TemporaryFile("w+") as log:
         started = time.monotonic()
@@ -49,6 +49,7 @@ def served_app(env: dict[str, str] | None = None, timeout_s: float = 60.0):
                                 stderr=subprocess.STDOUT)
         try:
             _wait_http(url, proc, log, started, timeout_s)
+            proc.log_tail = lambda n=4000: _tail(log, n)  # for failure messages
             yield url, proc, time.monotonic() - started
         finally:
             proc.terminate()
@@ -56,6 +57,12 @@ def served_app(env: dict[str, str] | None = None, timeout_s: float = 60.0):
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _tail(log, n: int) -> str:
+    log.flush()
+    log.seek(0)
+    return log.read()[-n:]
 
 
 def _wait_http(url: str, proc: subprocess.Popen, log, started: float, timeout_s: float) -> None:

@@ -3,6 +3,8 @@ refusal. Drives Debian's chromium through Playwright's Python API."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, served_app
@@ -14,10 +16,14 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a te
 JS_SOURCE = "(name) => { const m = Bokeh.documents[0].get_model_by_name(name); return m ? m.data : null; }"
 
 
+SERVER = {}
+
+
 @pytest.fixture(scope="module")
 def app_url():
     require_chromium()
-    with served_app() as (url, _proc, _ready_s):
+    with served_app() as (url, proc, _ready_s):
+        SERVER["proc"] = proc
         yield url
 
 
@@ -71,6 +77,15 @@ def test_views_update_on_their_own(page, name, column):
         f"return JSON.stringify(Array.from(d)) !== JSON.stringify(first); }}", arg=list(first), timeout=20_000)
 
 
+ARTIFACTS = Path(__file__).resolve().parent.parent / ".pytest_cache"
+
+
+def _ticket_text(page) -> str:
+    return page.locator(".order-ticket").first.evaluate(
+        "e => (function walk(n) { let t = ''; for (const c of (n.shadowRoot ? n.shadowRoot.childNodes : n.childNodes)) "
+        "{ t += c.nodeType === 3 ? c.textContent : (c.nodeName === 'STYLE' ? '' : walk(c)); } return t; })(e)")
+
+
 def _open_rows(page):
     return page.locator(".open-orders .tabulator-row")
 
@@ -79,13 +94,19 @@ def test_order_round_trip_through_the_ticket(page):
     """A limit order entered in the ticket is reviewed, confirmed, listed in open orders, then cancelled."""
     page.goto(page.url.replace("symbol=BTC-USDT", "symbol=SOL-USDT"))
     page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=30_000)
+    page.locator(".order-ticket").get_by_text("SOL-USDT").first.wait_for(timeout=10_000)
     before = _open_rows(page).count()
     page.get_by_placeholder("price").fill("100.55")
     page.get_by_placeholder("size").fill("0.5")
     page.get_by_text('"price": "100.55"').wait_for(timeout=10_000)  # the preview shows the exact request
     page.get_by_role("button", name="Review order").click()
     page.get_by_role("button", name="Confirm").click()
-    page.get_by_text("accepted: order id").wait_for(timeout=10_000)
+    try:
+        page.get_by_text("accepted: order id").wait_for(timeout=15_000)
+    except Exception as exc:
+        page.screenshot(path=str(ARTIFACTS / "round_trip_failure.png"), full_page=True)
+        raise AssertionError(f"no acceptance; ticket says: {_ticket_text(page)!r}; console: {page.console_errors}; "
+                             f"server log tail:\n{SERVER['proc'].log_tail()}") from exc
     row = _open_rows(page).filter(has_text="100.55")
     row.first.wait_for(timeout=10_000)
     assert _open_rows(page).count() == before + 1

@@ -57,8 +57,12 @@ class _OwnOrders:
 def create_app(hub: MarketHub, settings: Settings) -> pn.viewable.Viewable:
     pn.extension(raw_css=[CSS], theme="dark", notifications=True)
     symbols = list(settings.symbols)
-    state = AppState(symbol=symbols[0])
+    # Build the components for the symbol in the link right away: the location sync below arrives later,
+    # and switching symbol then would reset whatever the user had started typing in the ticket.
+    requested = _query_arg("symbol")
+    state = AppState()
     state.param.symbol.objects = symbols
+    state.symbol = requested if requested in symbols else symbols[0]
     if pn.state.location is not None:
         pn.state.location.sync(state, {"symbol": "symbol"})
         if state.symbol not in symbols:
@@ -113,6 +117,12 @@ def create_app(hub: MarketHub, settings: Settings) -> pn.viewable.Viewable:
                        "ticket": ticket, "health": health, "orders": orders, "balances": balances,
                        "fills": fills, "kill": kill}
     return page
+
+
+def _query_arg(name: str) -> str:
+    args = getattr(pn.state, "session_args", None) or {}
+    values = args.get(name) or []
+    return values[0].decode(errors="replace") if values and isinstance(values[0], bytes) else ""
 
 
 def error_page(message: str) -> pn.viewable.Viewable:

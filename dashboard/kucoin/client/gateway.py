@@ -176,6 +176,8 @@ class OrderGateway:
                 except (KucoinTransportError, KucoinServerError, KucoinHTTPError) as exc:
                     # no answer, a 5xx or a proxy page: the order may or may not be at KuCoin
                     reason = f"{type(exc).__name__}: {exc}"
+                    log.warning("order %s attempt %d: outcome unknown (%s); asking KuCoin by clientOid",
+                                client_oid, attempt, reason)
                     found = await self._resolve(req.symbol, client_oid)
                     if found is not None:
                         return self._adopted(found, client_oid, attempt)
