@@ -107,7 +107,8 @@ def create_app(hub: MarketHub, settings: Settings) -> pn.viewable.Viewable:
     left = pn.Column(header, ladder, width=380)
     centre = pn.Column(depth, candles, sizing_mode="stretch_width")
     right = pn.Column(ticket, tape, width=400)
-    bottom = pn.Tabs(("Open orders", orders), ("Balances", balances), ("Fills", fills),
+    # dynamic: only the visible tab's models are in the document (every message costs per model)
+    bottom = pn.Tabs(("Open orders", orders), ("Balances", balances), ("Fills", fills), dynamic=True,
                      sizing_mode="stretch_width", stylesheets=[TABS_CSS])
     page = pn.Column(top, pn.Row(left, centre, right, sizing_mode="stretch_width"),
                      pn.Row(bottom, kill, sizing_mode="stretch_width"),
