@@ -120,3 +120,11 @@ async def test_reconnect_reconciles_missed_changes(sim, account):
         await sim.hub.close(conn)
     await eventually(lambda: account.reconciliations > before, timeout_s=10)
     assert all(o.order_id != sub.order_id for o in account.open_orders())
+
+
+def test_preview_is_the_exact_body_sent(account):
+    """preview() renders the HF order body the gateway sends, in KuCoin's spelling."""
+    req = OrderRequest("SOL-USDT", Side.SELL, OrderType.LIMIT, size=Decimal("2.5"), price=Decimal("150.10"),
+                       client_oid="abc123")
+    assert account.preview(req) == {"clientOid": "abc123", "symbol": "SOL-USDT", "side": "sell", "type": "limit",
+                                    "price": "150.1", "size": "2.5", "timeInForce": "GTC"}

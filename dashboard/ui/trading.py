@@ -64,7 +64,8 @@ def parse_amount(rule: str, text: str) -> Decimal:
 
 
 def to_wire_preview(req: OrderRequest) -> dict[str, object]:
-    """The order body in KuCoin's spelling, as the gateway will send it (clientOid is set at review)."""
+    """The order body in KuCoin's spelling, for accounts that cannot render their own (fakes); the real
+    gateway's ``preview`` is used when there is one, so what is shown is exactly what is sent."""
     wire: dict[str, object] = {}
     if req.client_oid:
         wire["clientOid"] = req.client_oid
@@ -341,7 +342,7 @@ class OrderTicket(LiveComponent):
         except OrderRuleError as exc:
             error, rule = f"{exc.rule}: {exc.message}", exc.rule
         self._request = req if not error else None
-        preview = json.dumps(to_wire_preview(req), indent=2) if req is not None else ""
+        preview = json.dumps(self._wire(req), indent=2) if req is not None else ""
         lines = []
         if req is not None and inst is not None:
             lines = [*self._notional_lines(req, inst), *estimate_lines(req, inst, self._view), *notes]
@@ -404,6 +405,11 @@ class OrderTicket(LiveComponent):
         self._set_outcome(True, f"accepted: order id {order_id} (clientOid {req.client_oid})")
         return True
 
+    def _wire(self, req: OrderRequest) -> dict:
+        """The body the gateway will send: from the gateway itself when it can say (the real one can)."""
+        preview = getattr(self.hub.account, "preview", None)
+        return preview(req) if preview is not None else to_wire_preview(req)
+
     def _set_outcome(self, ok: bool | None, text: str) -> None:
         self.param.update(outcome=text, outcome_ok=ok)
         self._sync_view()
@@ -451,7 +457,7 @@ class OrderTicket(LiveComponent):
             return ""
         what = f"{req.side.value.upper()} {fmt(req.size) if req.size is not None else fmt(req.funds) + ' funds'}"
         at = f" at {fmt(req.price)}" if req.price is not None else " at market"
-        wire = html.escape(json.dumps(to_wire_preview(req), indent=2))
+        wire = html.escape(json.dumps(self._wire(req), indent=2))
         colour = BID if req.side is Side.BUY else ASK
         return _panel_html(f'<b style="color:{colour}">Confirm: {html.escape(what)} {html.escape(req.symbol)}'
                            f'{html.escape(at)}</b> on {html.escape(self.hub.mode)}<pre>{wire}</pre>')

@@ -25,7 +25,7 @@ from dashboard.kucoin.protocol import constants as c
 
 from . import parse
 from .errors import KucoinError, KucoinProtocolError
-from .gateway import OrderGateway, RiskLimits, Submitted
+from .gateway import OrderGateway, RiskLimits, Submitted, to_wire
 from .rest import KucoinRestClient
 from .ws import KucoinWebSocket
 
@@ -181,6 +181,10 @@ class KucoinAccount:
         # Show it at once, whatever the private channel is doing (it may still be connecting).
         self._spawn(self._refresh_order(req.symbol, submitted.order_id), "account-order")
         return submitted
+
+    def preview(self, req: OrderRequest) -> dict:
+        """The exact HF order body ``submit`` would send (clientOid as given, or a placeholder)."""
+        return to_wire(req, req.client_oid or "<clientOid>")
 
     async def cancel(self, symbol: str, order_id: str) -> None:
         await self.gateway.cancel(symbol, order_id)
