@@ -43,7 +43,10 @@ def page(browser, app_url):
     pg.console_errors = []
     pg.on("console", lambda msg: msg.type == "error" and pg.console_errors.append(msg.text))
     pg.on("pageerror", lambda exc: pg.console_errors.append(str(exc)))
-    pg.goto(app_url + "?symbol=BTC-USDT")
+    # Each test gets a fresh context and loads the page once. Navigating an open dashboard tab to another
+    # link intermittently leaves the new document unrendered in headless Chromium (BokehJS never reports
+    # "rendered"; noted on the issue), so tests do not navigate within a page.
+    pg.goto(app_url + "?symbol=SOL-USDT")
     pg.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=30_000)
     yield pg
     context.close()
@@ -92,8 +95,6 @@ def _open_rows(page):
 
 def test_order_round_trip_through_the_ticket(page):
     """A limit order entered in the ticket is reviewed, confirmed, listed in open orders, then cancelled."""
-    page.goto(page.url.replace("symbol=BTC-USDT", "symbol=SOL-USDT"))
-    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=30_000)
     page.locator(".order-ticket").get_by_text("SOL-USDT").first.wait_for(timeout=10_000)
     before = _open_rows(page).count()
     page.get_by_placeholder("price").fill("100.55")
@@ -118,8 +119,8 @@ def test_order_round_trip_through_the_ticket(page):
 def test_invalid_order_explains_and_sends_nothing(page):
     """An order below the minimum size shows the rule, keeps Review disabled, and places nothing."""
     before = _open_rows(page).count()
-    page.get_by_placeholder("price").fill("50000")
-    page.get_by_placeholder("size").fill("0.000001")
+    page.get_by_placeholder("price").fill("100")
+    page.get_by_placeholder("size").fill("0.005")
     page.get_by_text("baseMinSize").first.wait_for(timeout=10_000)
     review = page.get_by_role("button", name="Review order")
     assert review.is_disabled()
