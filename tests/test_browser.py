@@ -103,7 +103,7 @@ def test_order_round_trip_through_the_ticket(page):
     page.get_by_role("button", name="Review order").click()
     page.get_by_role("button", name="Confirm").click()
     try:
-        page.get_by_text("accepted: order id").wait_for(timeout=15_000)
+        page.get_by_text("accepted: order id").wait_for(timeout=30_000)
     except Exception as exc:
         page.screenshot(path=str(ARTIFACTS / "round_trip_failure.png"), full_page=True)
         raise AssertionError(f"no acceptance; ticket says: {_ticket_text(page)!r}; console: {page.console_errors}; "
