@@ -110,20 +110,20 @@ def _bool(d: dict[str, Any], name: str) -> bool:
     return value
 
 
-def _side(d: dict[str, Any], name: str = "side") -> Side:
+def _enum[E: (Side, OrderType)](d: dict[str, Any], name: str, kind: type[E], what: str) -> E:
     value = _str(d, name)
     try:
-        return Side(value)
+        return kind(value)
     except ValueError:
-        raise KucoinProtocolError(f"field {name!r}: unknown side {value!r:.20}") from None
+        raise KucoinProtocolError(f"field {name!r}: unknown {what} {value!r:.20}") from None
+
+
+def _side(d: dict[str, Any], name: str = "side") -> Side:
+    return _enum(d, name, Side, "side")
 
 
 def _order_type(d: dict[str, Any], name: str) -> OrderType:
-    value = _str(d, name)
-    try:
-        return OrderType(value)
-    except ValueError:
-        raise KucoinProtocolError(f"field {name!r}: unknown order type {value!r:.20}") from None
+    return _enum(d, name, OrderType, "order type")
 
 
 def _id_text(d: dict[str, Any], name: str) -> str:
