@@ -141,6 +141,7 @@ class MarketHub:
         self._candle_versions: dict[tuple[str, str], int] = {}
         self.started = asyncio.Event()
         self.error: str = ""
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop the feed and account live on
 
     @property
     def symbols(self) -> Sequence[str]:
@@ -148,6 +149,7 @@ class MarketHub:
 
     # ---- lifecycle
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         try:
             await self.feed.start()
             if self.account is not None:
@@ -170,6 +172,20 @@ class MarketHub:
         if self.account is not None:
             await self.account.close()  # type: ignore[attr-defined]
         await self.feed.close()
+
+    async def call(self, coro):
+        """Await ``coro`` on the hub's own loop. The feed and the account (their aiohttp session, timers and
+        futures) belong to that loop; a UI callback that happens to run elsewhere must not drive them from
+        another loop, where their awaits would never complete."""
+        loop = self.loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or running is loop or loop.is_closed():
+            return await coro
+        log.warning("hub: a call arrived on another event loop; running it on the hub's loop")
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
 
     # ---- interest: views are built for watched symbols only
     def watch(self, symbol: str) -> None:

@@ -393,7 +393,7 @@ class OrderTicket(LiveComponent):
         self.stage = "sending"
         self._set_outcome(None, f"sending {req.side.value} {req.symbol} (clientOid {req.client_oid})…")
         try:
-            result = await account.submit(req, reference_price=_mid(self._view))
+            result = await self.hub.call(account.submit(req, reference_price=_mid(self._view)))
         except Exception as exc:  # the UI boundary: every refusal is shown, none is raised into Panel
             self._set_outcome(False, f"{req.side.value} {req.symbol}: {describe_error(exc)}")
             return False
@@ -608,7 +608,7 @@ class OpenOrders(AccountComponent):
             return False
         label = f"{order.side.value} {fmt(order.size)} {order.symbol} @ {fmt(order.price)} ({order_id})"
         try:
-            await account.cancel(order.symbol, order_id)
+            await self.hub.call(account.cancel(order.symbol, order_id))
         except Exception as exc:  # UI boundary: show it
             self.message = f"cancel {label} failed — {describe_error(exc)}"
             return False
@@ -624,7 +624,7 @@ class OpenOrders(AccountComponent):
             return False
         scope = None if self.all_symbols else self.symbol
         try:
-            await account.cancel_all(scope)
+            await self.hub.call(account.cancel_all(scope))
         except Exception as exc:
             self.message = f"cancel all failed — {describe_error(exc)}"
             return False
@@ -715,7 +715,7 @@ class KillSwitch(LiveComponent):
             self.message = "read-only: no API key, nothing to cancel"
             return False
         try:
-            await account.kill()
+            await self.hub.call(account.kill())
         except Exception as exc:  # block locally anyway: stopping is always the safe side
             self._engage(f"kill switch: cancelling failed — {describe_error(exc)}; entry is blocked here, retry")
             return False
