@@ -28,6 +28,10 @@ Part A -- handler throughput, in-process, one core, the SAME stream of raw frame
 Best of ``--runs`` runs (``time.perf_counter`` wall and ``time.process_time`` CPU), gc enabled as normal.
 A breakdown row set splits our cost into orjson / validation / sync+book / book only.
 
+Ours runs twice: with the compiled hot path (``_l2fast.c``: the common live frame decoded and applied in C,
+everything else handed to the Python path) and with ``native=False`` (pure Python: orjson + the sans-I/O sync).
+Both must leave identical books and counters; the table shows both, and the ratio is the compiled one's.
+
 Part B -- end to end on loopback, including the WebSocket receive (``KucoinWebSocket`` on aiohttp):
 
 * simulator: ``python -m dashboard.simulator --rate R`` in a separate process, our ``KucoinMarketFeed``
@@ -85,7 +89,7 @@ if str(ROOT) not in sys.path:
 
 import orjson  # noqa: E402
 
-from dashboard.kucoin.client.book_sync import L2Router  # noqa: E402
+from dashboard.kucoin.client.book_sync import NATIVE, L2Router  # noqa: E402
 from dashboard.kucoin.client.parse_l2 import decode_l2  # noqa: E402
 from dashboard.kucoin.protocol import constants as c  # noqa: E402
 from dashboard.kucoin.protocol import messages as m  # noqa: E402
@@ -158,8 +162,8 @@ def load_capture() -> Stream:
 
 
 # ============================================================================================== handlers
-def make_router(stream: Stream) -> L2Router:
-    router = L2Router(stream.snapshots)
+def make_router(stream: Stream, native: bool = True) -> L2Router:
+    router = L2Router(stream.snapshots, native=native)
     for symbol, snap in stream.snapshots.items():
         action = router.on_snapshot(symbol, snap["sequence"], snap["bids"], snap["asks"])
         assert action is None and router[symbol].live, (symbol, action)
@@ -277,7 +281,10 @@ def bench_stream(stream: Stream, repeat: int, runs: int, depth: int) -> tuple[li
                 apply(text)
         return len(frames) * len(routers)
 
-    ours = best_of(runs, "ours: L2Router.apply_frame", ours_setup, ours_body)
+    ours = best_of(runs, f"ours: L2Router.apply_frame{' (compiled)' if NATIVE else ' (NOT COMPILED)'}",
+                   ours_setup, ours_body)
+    ours_py = best_of(runs, "ours, pure Python (native=False)",
+                      lambda: [make_router(stream, native=False) for _ in range(repeat)], ours_body)
     ref = make_router(stream)
     for text in frames:
         assert ref.apply_frame(text) is None, "unexpected resync on a consistent stream"
@@ -313,8 +320,14 @@ def bench_stream(stream: Stream, repeat: int, runs: int, depth: int) -> tuple[li
                   f"applied, {sum(s.stale_skipped for s in stats)} stale skipped, "
                   f"{sum(s.price0_skipped for s in stats)} price-0 bumps skipped, "
                   f"{sum(s.gaps for s in stats)} gaps, {sum(s.resyncs for s in stats)} resyncs")
+    py_ref = make_router(stream, native=False)
+    for text in frames:
+        py_ref.apply_frame(text)
+    same = all(py_ref[mid].book.levels() == ref[mid].book.levels() and py_ref[mid].stats == ref[mid].stats
+               for mid in ids)
+    checks.append(f"compiled and pure-Python paths: books and counters {'IDENTICAL' if same else 'DIFFERENT'}")
     CcxtHarness.pending_close.extend(harnesses)
-    return [ours, theirs], checks
+    return [ours, theirs, ours_py], checks
 
 
 def breakdown(stream: Stream, runs: int) -> list[Timing]:
@@ -1057,13 +1070,17 @@ def main(argv: list[str] | None = None) -> int:
                                       "vs ccxt.pro"], rows)
         for n in notes:
             print("  " + n)
-        full = best_of(args.runs, "L2Router.apply_frame (total)", lambda: make_router(part_a),
+        full = best_of(args.runs, "L2Router.apply_frame, pure Python (total)",
+                       lambda: make_router(part_a, native=False),
                        lambda r: sum(1 for t in part_a.frames if r.apply_frame(t) is None))
-        bd = breakdown(part_a, args.runs)
+        compiled = best_of(args.runs, "L2Router.apply_frame, compiled (total)", lambda: make_router(part_a),
+                           lambda r: sum(1 for t in part_a.frames if r.apply_frame(t) is None))
+        bd = [compiled, *breakdown(part_a, args.runs)]
         bd_rows = [[t.label, f"{t.messages:,}", f"{t.wall_s:.3f}", f"{t.rate:,.0f}",
                     f"{1e6 * t.wall_s / t.messages:.2f}", f"{100 * t.wall_s / full.wall_s:.0f}%"]
                    for t in [full, *bd]]
-        print_table(f"Part A breakdown -- ours on the {part_a.name} stream (each step timed alone)",
+        print_table(f"Part A breakdown -- ours on the {part_a.name} stream (each step timed alone; "
+                    "'of total' is of the pure-Python path)",
                     ["step", "messages", "wall s", "msgs/s", "us/msg", "of total"], bd_rows)
         for name, r in zip(("simulator stream", "real capture"), ratios, strict=True):
             verdicts.append(f"handler >= {TARGET_RATIO:.0f}x ccxt.pro (Part A, bare handler in-process, no WebSocket) "

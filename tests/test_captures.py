@@ -56,17 +56,20 @@ SNAPSHOTS = _snapshots()
 FRAMES = _received_frames(CF / "KUCOIN.ws.1.0")
 
 
-def _replay(deliver: str) -> tuple[L2Router, dict[str, int]]:
+def _replay(deliver: str, path: str) -> tuple[L2Router, dict[str, int]]:
     """Feed every frame in file order; deliver each symbol's snapshot once it was asked for, either right away
-    ("asked") or at its recorded time ("recorded": the first frame received after the REST answer)."""
-    router = L2Router()
+    ("asked") or at its recorded time ("recorded": the first frame received after the REST answer).
+
+    ``path``: "parsed" feeds ``parse_l2_frame`` results to ``on_update``; "compiled" and "python" feed the raw
+    text to ``apply_frame`` with and without the compiled hot path."""
+    router = L2Router(native=path == "compiled")
     wanted: set[str] = set()
     crossed_after_apply: dict[str, int] = dict.fromkeys(SYMBOLS, 0)
     for ts, text in FRAMES:
         upd = parse_l2_frame(text)
         if upd is None:
             continue
-        action = router.on_update(upd)
+        action = router.on_update(upd) if path == "parsed" else router.apply_frame(text)
         if action is not None:
             assert action.kind == NEED_SNAPSHOT and action.reason == "initial", action
             wanted.add(action.symbol)
@@ -82,9 +85,13 @@ def _replay(deliver: str) -> tuple[L2Router, dict[str, int]]:
     return router, crossed_after_apply
 
 
-@pytest.fixture(scope="module", params=["asked", "recorded"], ids=["snapshot-on-first", "snapshot-at-recorded-time"])
+_REPLAYS = [(d, p) for d in ("asked", "recorded") for p in ("parsed", "compiled", "python")]
+
+
+@pytest.fixture(scope="module", params=_REPLAYS,
+                ids=lambda p: f"snapshot-{'on-first' if p[0] == 'asked' else 'at-recorded-time'}-{p[1]}")
 def replay(request):
-    return _replay(request.param)
+    return _replay(*request.param)
 
 
 def test_capture_shape():

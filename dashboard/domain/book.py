@@ -3,7 +3,12 @@
 Prices are integer ticks at a decimal scale (``"91249.9"`` at scale 1 -> ``912499``); the scale grows
 by itself when a price with more decimals arrives. Sizes are kept as the exact strings received and
 become Decimals only when read. Best bid/ask come from heaps with lazy deletion (O(1) amortised).
-Imports nothing from ``dashboard`` except ``domain.models``.
+Imports nothing from ``dashboard`` except ``domain.models`` (and its own compiled state holder).
+
+The book's state (level maps, heaps, scale, sequence) lives in ``BookCore``, a compiled base class with C
+struct fields (``_bookcore.c``), so that the compiled level-2 path (``kucoin/client/_l2fast.c``) can update
+it without attribute look-ups. Every method is here, in Python; without the compiled module (or with
+``DASHBOARD_PURE_PYTHON=1``) a pure-Python base class with the same slots takes its place.
 """
 
 from __future__ import annotations
@@ -11,8 +16,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from heapq import heapify, heappop, heappush, nlargest, nsmallest
+from os import environ
 
 from dashboard.domain.models import BookSnapshot
+
+PURE_PYTHON = environ.get("DASHBOARD_PURE_PYTHON", "") not in ("", "0")
+
+
+class _PyBookCore:
+    """The pure-Python stand-in for the compiled ``BookCore`` (same slot names)."""
+
+    __slots__ = ("_ask_heap", "_asks", "_bid_heap", "_bids", "_scale", "sequence")
+
+
+if PURE_PYTHON:
+    BookCore: type = _PyBookCore
+else:
+    try:
+        from dashboard.domain._bookcore import BookCore
+    except ImportError:  # not compiled (e.g. a source checkout without ``pip install -e .``)
+        BookCore = _PyBookCore
 
 _POW10 = [10**i for i in range(40)]
 _CACHE_MAX = 50_000  # price-string -> tick memo; cleared when it grows past this
@@ -24,10 +47,10 @@ def is_zero_size(size: str) -> bool:
     return not size.strip("0.")
 
 
-class OrderBook:
+class OrderBook(BookCore):
     """Two price-level maps (tick -> size string) with O(1) amortised best bid/ask."""
 
-    __slots__ = ("_ask_heap", "_asks", "_bid_heap", "_bids", "_cache", "_scale", "sequence", "symbol")
+    __slots__ = ("_cache", "symbol")
 
     def __init__(self, symbol: str, price_scale: int = 0) -> None:
         if not 0 <= price_scale < len(_POW10):

@@ -12,8 +12,24 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from dashboard.domain.book import OrderBook
-from dashboard.kucoin.client.parse_l2 import Change, L2Update, decode_l2_fast
+from dashboard.domain.book import PURE_PYTHON, OrderBook
+from dashboard.kucoin.client.parse_l2 import SEQ_MAX, Change, L2Update, decode_l2_fast
+
+# The compiled hot path (``_l2fast.c``): ``SyncCore`` keeps L2BookSync's hot counters in C struct fields and
+# ``apply_frame`` handles the common live frame in one call, falling back to the Python path (below) for
+# everything else. Without it (or with DASHBOARD_PURE_PYTHON=1) the Python path does all of the work.
+if PURE_PYTHON:
+    _l2fast = None
+else:
+    try:
+        from dashboard.kucoin.client import _l2fast
+    except ImportError:  # not compiled (a source checkout without ``pip install -e .``)
+        _l2fast = None
+
+NATIVE = _l2fast is not None
+_SyncBase: type = _l2fast.SyncCore if _l2fast is not None else object
+_native_apply = _l2fast.apply_frame if _l2fast is not None else None
+_FALLBACK = _l2fast.FALLBACK if _l2fast is not None else object()
 
 
 class SyncState(StrEnum):
@@ -59,7 +75,7 @@ class SyncStats:
 _Buffered = tuple[int, int, list[Change], list[Change]]
 
 
-class L2BookSync:
+class L2BookSync(_SyncBase):
     """Buffer -> snapshot -> bridge -> live, with gap/crossed/overflow resync, for one symbol."""
 
     def __init__(self, symbol: str, *, price_scale: int = 0, max_buffer: int = 10_000, snapshot_after: int = 1) -> None:
@@ -122,6 +138,9 @@ class L2BookSync:
             return None  # unsolicited: the live book is already continuous
         snap_seq = int(sequence)
         self._snapshots += 1
+        if not 0 <= snap_seq <= SEQ_MAX:  # the book holds a 64-bit sequence; KuCoin never sends more
+            self._bad += 1
+            return self._request("bad_change")
         self._overflowed = False
         buf = self._buffer
         while buf and buf[0][1] <= snap_seq:  # §8.2 step 3: entirely before the snapshot
@@ -241,11 +260,15 @@ class L2BookSync:
 
 
 class L2Router:
-    """One ``L2BookSync`` per symbol, created on first sight; ``apply_frame`` is the one-call fast path."""
+    """One ``L2BookSync`` per symbol, created on first sight; ``apply_frame`` is the one-call fast path.
+
+    ``native=False`` keeps the compiled path out (the tests compare both on the same frames).
+    """
 
     def __init__(self, symbols: Iterable[str] = (), *, price_scale: int = 0, max_buffer: int = 10_000,
-                 snapshot_after: int = 1) -> None:
+                 snapshot_after: int = 1, native: bool = True) -> None:
         self._opts = {"price_scale": price_scale, "max_buffer": max_buffer, "snapshot_after": snapshot_after}
+        self._native = _native_apply if native else None
         self.syncs: dict[str, L2BookSync] = {}
         for symbol in symbols:
             self.get(symbol)
@@ -271,6 +294,14 @@ class L2Router:
 
         Returns None for non-level2 frames; raises ``KucoinProtocolError`` for malformed ones.
         """
+        native = self._native
+        if native is not None:  # the compiled path: done, crossed, or FALLBACK having changed nothing
+            done = native(text, self.syncs)
+            if done is None:
+                return None
+            if done is not _FALLBACK:
+                done._crossed += 1
+                return done._resync("crossed")
         fields = decode_l2_fast(text)
         if fields is None:
             return None

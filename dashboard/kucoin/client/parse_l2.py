@@ -22,6 +22,8 @@ from dashboard.kucoin.protocol.constants import SUBJECT_L2UPDATE
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 
+SEQ_MAX = 2**63 - 1  # sequences are 64-bit signed on KuCoin's side and in our book
+
 Change = list[str]  # [price, size, sequence], all strings (wire spelling)
 
 
@@ -94,6 +96,8 @@ def decode_l2_fast(text: str | bytes) -> tuple[str, int, int, list[Change], list
     if (type(symbol) is not str or type(start) is not int or type(end) is not int or start > end
             or type(asks) is not list or type(bids) is not list or type(time_ms) is not int):
         raise _bad("ill-typed symbol, sequences, changes or time")
+    if start < 0 or end > SEQ_MAX:
+        raise _bad(f"sequence out of range: {start}..{end}")
     return symbol, start, end, asks, bids, time_ms
 
 
