@@ -242,6 +242,38 @@ def test_compiled_and_python_paths_agree():
         assert seen["handled"] >= 1000 and seen["fallback"] >= 500, seen
 
 
+_VALID = frame(start=11, end=12, asks=[["100.5", "0", "11"], ["100.7", "4", "12"]], bids=[["99.5", "2.50", "12"]])
+
+
+@st.composite
+def _flipped(draw):
+    """A valid frame with a few bytes replaced, inserted or deleted (what a hand-written scanner gets wrong)."""
+    raw = bytearray(_VALID.encode())
+    for _ in range(draw(st.integers(1, 4))):
+        i = draw(st.integers(0, len(raw) - 1))
+        op = draw(st.integers(0, 2))
+        byte = draw(st.sampled_from(b'{}[]",:0123456789.-eE \\x\x00\xc3\x80'))
+        if op == 0:
+            raw[i] = byte
+        elif op == 1:
+            raw.insert(i, byte)
+        else:
+            del raw[i]
+    data = bytes(raw)
+    if draw(st.booleans()):
+        return data
+    return data.decode("utf-8", "replace")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(_flipped(), st.text(max_size=300), st.binary(max_size=300)))
+def test_fuzzed_frames_same_outcome_on_both_paths(raw):
+    """Random and byte-flipped frames against live books: the same result or exception, the same books."""
+    fast, slow = live_router(True), live_router(False)
+    assert _run(fast, ("frame", raw)) == _run(slow, ("frame", raw))
+    assert observe(fast) == observe(slow)
+
+
 def test_long_churn_rebuilds_heaps_identically():
     """Levels added and deleted at ever new prices: the lazy-deletion heaps outgrow the book and get rebuilt
     (OrderBook's 2 x levels + 64 rule) -- with the same layout on both paths."""
