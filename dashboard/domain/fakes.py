@@ -141,6 +141,24 @@ class FakeAccount:
     async def close(self) -> None:
         return None
 
+    def preview(self, req: OrderRequest) -> dict[str, object]:
+        """What a fake "sends": the request's fields in the exchange's usual spelling (a fake has no wire)."""
+        def text(value: Decimal | None) -> str:
+            return "-" if value is None else (format(value.normalize(), "f") if value else "0")
+
+        body: dict[str, object] = {"clientOid": req.client_oid} if req.client_oid else {}
+        body.update(symbol=req.symbol, side=req.side.value, type=req.type.value)
+        if req.type is OrderType.LIMIT:
+            body.update(price=text(req.price), size=text(req.size), timeInForce=req.time_in_force.value,
+                        postOnly=req.post_only)
+            if req.cancel_after_s is not None:
+                body["cancelAfter"] = req.cancel_after_s
+        elif req.size is not None:
+            body["size"] = text(req.size)
+        else:
+            body["funds"] = text(req.funds)
+        return body
+
     async def submit(self, req: OrderRequest, reference_price: Decimal | None = None) -> Order:
         if self.kill_switch:
             raise OrderRuleError("killSwitch", "order entry is blocked by the kill switch")

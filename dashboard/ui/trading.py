@@ -13,7 +13,7 @@ import html
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -61,25 +61,6 @@ def parse_amount(rule: str, text: str) -> Decimal:
     if not value.is_finite():
         raise OrderRuleError(rule, f"{rule} is not a number: {text!r}")
     return value
-
-
-def to_wire_preview(req: OrderRequest) -> dict[str, object]:
-    """The order body in KuCoin's spelling, for accounts that cannot render their own (fakes); the real
-    gateway's ``preview`` is used when there is one, so what is shown is exactly what is sent."""
-    wire: dict[str, object] = {}
-    if req.client_oid:
-        wire["clientOid"] = req.client_oid
-    wire.update(symbol=req.symbol, side=req.side.value, type=req.type.value)
-    if req.type is OrderType.LIMIT:
-        wire.update(price=fmt(req.price), size=fmt(req.size), timeInForce=req.time_in_force.value)
-        wire["postOnly"] = req.post_only
-        if req.cancel_after_s is not None:
-            wire["cancelAfter"] = req.cancel_after_s
-    elif req.size is not None:
-        wire["size"] = fmt(req.size)
-    else:
-        wire["funds"] = fmt(req.funds)
-    return wire
 
 
 def describe_error(exc: BaseException) -> str:
@@ -405,10 +386,10 @@ class OrderTicket(LiveComponent):
         self._set_outcome(True, f"accepted: order id {order_id} (clientOid {req.client_oid})")
         return True
 
-    def _wire(self, req: OrderRequest) -> dict:
-        """The body the gateway will send: from the gateway itself when it can say (the real one can)."""
-        preview = getattr(self.hub.account, "preview", None)
-        return preview(req) if preview is not None else to_wire_preview(req)
+    def _wire(self, req: OrderRequest) -> Mapping[str, object]:
+        """The body the account's gateway will send, from the gateway itself (``OrderGatewayPort.preview``)."""
+        account = self.hub.account
+        return account.preview(req) if account is not None else {"note": "no account: order entry is off"}
 
     def _set_outcome(self, ok: bool | None, text: str) -> None:
         self.param.update(outcome=text, outcome_ok=ok)
