@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -81,6 +82,21 @@ def test_handles_a_contiguous_frame_itself():
     assert sync.book._bids[995] == "2.50"  # the exact wire spelling is kept
     assert book_sync._l2fast.apply_frame(text.encode(), router.syncs) is None  # bytes too; now stale
     assert sync.stats.stale_skipped == 1
+    # receive bookkeeping, on time.monotonic()'s clock, latency from data.time (1700000000000: long ago)
+    assert 0 < time.monotonic() - sync.last_receive < 5
+    assert abs(sync.latency_ms - (time.time() * 1000 - 1_700_000_000_000)) < 5_000
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_receive_bookkeeping_on_both_paths(native):
+    router = live_router(native)
+    sync = router["A-USDT"]
+    assert sync.last_receive == 0.0 and sync.latency_ms is None
+    now_ms = int(time.time() * 1000)
+    router.apply_frame(frame(time=now_ms - 250))
+    assert 0 < time.monotonic() - sync.last_receive < 5 and 200 < sync.latency_ms < 2_000
+    router.apply_frame(frame(start=12, end=12, time=now_ms - 250 - 10_000))
+    assert 300 < sync.latency_ms < 2_000  # an EWMA: one late frame moves it by 1%
 
 
 @needs_native
@@ -103,7 +119,7 @@ def test_handles_a_contiguous_frame_itself():
 def test_hands_back_everything_else_untouched(text):
     router = live_router(True)
     before = observe(router)
-    assert book_sync._l2fast.apply_frame(text, router.syncs) is book_sync._FALLBACK
+    assert book_sync._l2fast.apply_frame(text, router.syncs) is book_sync.FALLBACK
     assert observe(router) == before
 
 
@@ -223,7 +239,7 @@ def test_compiled_and_python_paths_agree():
 
     def counting(text, syncs):
         result = book_sync._native_apply(text, syncs)
-        seen["fallback" if result is book_sync._FALLBACK else "handled"] += 1
+        seen["fallback" if result is book_sync.FALLBACK else "handled"] += 1
         return result
 
     @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -22,6 +22,7 @@
 #include <Python.h>
 #include <structmember.h>
 #include <string.h>
+#include <time.h>
 
 #include "_bookcore.h"
 
@@ -35,6 +36,8 @@ typedef struct {
     long long applied;    /* (_applied)  */
     long long stale;      /* (_stale)    */
     long long price0;     /* (_price0)   */
+    double last_rx;       /* time.monotonic() of the last frame handled here (_last_rx); 0 = none */
+    double latency_ms;    /* EWMA of receive time - data.time, NaN until the first (_latency_ms) */
     char live;            /* (_live)     */
 } SyncCoreObject;
 
@@ -71,12 +74,25 @@ static PyMemberDef synccore_members[] = {
     {"_stale", T_LONGLONG, offsetof(SyncCoreObject, stale), 0, NULL},
     {"_price0", T_LONGLONG, offsetof(SyncCoreObject, price0), 0, NULL},
     {"_live", T_BOOL, offsetof(SyncCoreObject, live), 0, NULL},
+    {"_last_rx", T_DOUBLE, offsetof(SyncCoreObject, last_rx), 0, "monotonic time of the last frame"},
+    {"_latency_ms", T_DOUBLE, offsetof(SyncCoreObject, latency_ms), 0, "EWMA latency (NaN: none yet)"},
     {NULL}
 };
 
+static PyObject *
+synccore_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    SyncCoreObject *self = (SyncCoreObject *)PyType_GenericNew(type, args, kwds);
+    if (self != NULL) {
+        self->seq = -1;
+        self->latency_ms = Py_NAN;
+    }
+    return (PyObject *)self;
+}
+
 static PyType_Slot synccore_slots[] = {
     {Py_tp_doc, "Hot state of an L2BookSync in C struct fields (methods live in Python)."},
-    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_new, synccore_new},
     {Py_tp_dealloc, synccore_dealloc},
     {Py_tp_traverse, synccore_traverse},
     {Py_tp_clear, synccore_clear},
@@ -412,6 +428,7 @@ scan_changes(Cursor *c, Py_ssize_t *count)
 typedef struct {
     Span symbol;
     long long start, end;
+    long long time_ms; /* data.time, 0 when absent */
     Py_ssize_t n_asks, n_bids; /* changes_buf[0:n_asks] are asks, then n_bids bids */
 } Frame;
 
@@ -436,8 +453,7 @@ scan_data(Cursor *c, Frame *f)
                 return -1;
         }
         else if (span_is(key, "time", 4)) {
-            long long ignored;
-            if (have_time++ || scan_uint(c, &ignored) < 0)
+            if (have_time++ || scan_uint(c, &f->time_ms) < 0)
                 return -1;
         }
         else if (span_is(key, "changes", 7)) {
@@ -723,6 +739,21 @@ book_crossed(BookCoreObject *book)
 
 /* ------------------------------------------------------------------------------------------- apply_frame */
 
+/* Receive bookkeeping, as L2BookSync.note_receive does: the time of the frame (time.monotonic()'s clock) and
+ * an EWMA of its latency (wall clock now - data.time, in ms), when the frame carries a time. */
+static inline void
+note_receive(SyncCoreObject *sync, long long time_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    sync->last_rx = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    if (time_ms) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        double lat = ((double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec * 1e-6) - (double)time_ms;
+        sync->latency_ms = Py_IS_NAN(sync->latency_ms) ? lat : sync->latency_ms * 0.99 + lat * 0.01;
+    }
+}
+
 static PyObject *
 apply_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -749,7 +780,7 @@ apply_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (!PyDict_CheckExact(syncs))
         return Py_NewRef(FALLBACK);
 
-    Frame f = {{NULL, 0}, 0, 0, 0, 0};
+    Frame f = {{NULL, 0}, 0, 0, 0, 0, 0};
     int r = scan_frame(buf, len, &f);
     if (r == -2)
         return NULL;
@@ -780,6 +811,7 @@ apply_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
     long long seq = sync->seq;
     if (f.end <= seq) { /* stale or duplicate (protocol.md section 8.2 step 6) */
+        note_receive(sync, f.time_ms);
         sync->messages++;
         sync->stale++;
         Py_RETURN_NONE;
@@ -812,6 +844,7 @@ apply_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
 
     /* Apply: asks then bids, as L2BookSync._apply does. */
+    note_receive(sync, f.time_ms);
     sync->messages++;
     int touched = 0;
     for (Py_ssize_t i = 0; i < n; i++) {

@@ -7,10 +7,13 @@ Must not import aiohttp or anything above ``kucoin.client``.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from time import monotonic as _monotonic
+from time import time as _time
 
 from dashboard.domain.book import PURE_PYTHON, OrderBook
 from dashboard.kucoin.client.parse_l2 import SEQ_MAX, Change, L2Update, decode_l2_fast
@@ -29,7 +32,7 @@ else:
 NATIVE = _l2fast is not None
 _SyncBase: type = _l2fast.SyncCore if _l2fast is not None else object
 _native_apply = _l2fast.apply_frame if _l2fast is not None else None
-_FALLBACK = _l2fast.FALLBACK if _l2fast is not None else object()
+FALLBACK: object = _l2fast.FALLBACK if _l2fast is not None else object()  # "not handled: run the Python path"
 
 
 class SyncState(StrEnum):
@@ -94,6 +97,9 @@ class L2BookSync(_SyncBase):
         self._messages = self._applied = self._stale = self._gaps = self._resyncs = 0
         self._crossed = self._price0 = self._snapshots = self._stale_snapshots = 0
         self._overflows = self._bad = 0
+        # receive bookkeeping for the feed's health view (not part of the sync's logic or stats)
+        self._last_rx = 0.0  # time.monotonic() of the last frame of this symbol
+        self._latency_ms = math.nan  # EWMA of wall-clock receive time - data.time
 
     # -- public API ----------------------------------------------------------------------------------------------
 
@@ -113,6 +119,25 @@ class L2BookSync(_SyncBase):
             crossed=self._crossed, price0_skipped=self._price0, snapshots=self._snapshots,
             stale_snapshots=self._stale_snapshots, buffer_overflows=self._overflows, bad_changes=self._bad,
             buffered=len(self._buffer))
+
+    @property
+    def last_receive(self) -> float:
+        """``time.monotonic()`` when the last frame of this symbol arrived (0.0: none yet)."""
+        return self._last_rx
+
+    @property
+    def latency_ms(self) -> float | None:
+        """EWMA of receive time minus the frame's ``data.time`` (None until a frame with a time arrived)."""
+        lat = self._latency_ms
+        return None if lat != lat else lat
+
+    def note_receive(self, time_ms: int) -> None:
+        """Record a frame's arrival (the compiled path does the same in C for the frames it handles)."""
+        self._last_rx = _monotonic()
+        if time_ms:
+            lat = _time() * 1000 - time_ms
+            old = self._latency_ms
+            self._latency_ms = lat if old != old else old * 0.99 + lat * 0.01
 
     def on_update(self, upd: L2Update) -> Action | None:
         """Feed one increment of this symbol."""
@@ -294,21 +319,18 @@ class L2Router:
 
         Returns None for non-level2 frames; raises ``KucoinProtocolError`` for malformed ones.
         """
-        native = self._native
-        if native is not None:  # the compiled path: done, crossed, or FALLBACK having changed nothing
-            done = native(text, self.syncs)
-            if done is None:
-                return None
-            if done is not _FALLBACK:
-                done._crossed += 1
-                return done._resync("crossed")
+        if self._native is not None:
+            done = self.apply_native(text)
+            if done is not FALLBACK:
+                return done
         fields = decode_l2_fast(text)
         if fields is None:
             return None
-        symbol, start, end, asks, bids, _ = fields
+        symbol, start, end, asks, bids, time_ms = fields
         sync = self.syncs.get(symbol)
         if sync is None:
             sync = self.get(symbol)
+        sync.note_receive(time_ms)
         if sync._live:  # L2BookSync.feed's live branch, inlined: the hot path of every message
             sync._messages += 1
             seq = sync._seq
@@ -319,6 +341,19 @@ class L2Router:
                 return sync._on_gap(start, end, asks, bids)
             return sync._apply(start, end, asks, bids)
         return sync.feed(start, end, asks, bids)
+
+    def apply_native(self, text: str | bytes) -> Action | object | None:
+        """The compiled path alone: None when it handled the frame, an Action when it handled it and the book
+        must be resynced (crossed), ``FALLBACK`` when it did not handle it (nothing was changed: run the Python
+        path). Always ``FALLBACK`` without the compiled module or with ``native=False``."""
+        native = self._native
+        if native is None:
+            return FALLBACK
+        done = native(text, self.syncs)
+        if done is None or done is FALLBACK:
+            return done
+        done._crossed += 1
+        return done._resync("crossed")
 
     def reset(self) -> None:
         """Reconnect: every symbol's state is void (§8.3)."""

@@ -27,7 +27,7 @@ from dashboard.domain.models import BookSnapshot, Candle, FeedState, FeedStatus,
 from dashboard.kucoin.protocol import constants as c
 
 from . import parse
-from .book_sync import L2Router
+from .book_sync import FALLBACK, L2Router
 from .errors import KucoinError, KucoinProtocolError
 from .parse_l2 import decode_l2
 from .rest import KucoinRestClient
@@ -80,7 +80,6 @@ class KucoinMarketFeed:
         self._retired: set[asyncio.Task] = set()  # cancelled snapshot tasks, awaited by close()
         self._tasks: list[asyncio.Task] = []
         self._running = False
-        self._latency_ms: float | None = None
         self._rate = _Rate()
         self._depth_books: dict[str, OrderBook] = {}  # book_source depth5/depth50: the latest top-N push
         self.ws: KucoinWebSocket | None = None
@@ -154,23 +153,34 @@ class KucoinMarketFeed:
             log.warning("feed: bad frame counted and skipped (%s): %.200s", exc, text)
 
     def _on_l2(self, text: str) -> None:
-        fields = decode_l2(text)
-        if fields is None:
+        # The compiled path takes the common live frame (applied, or stale); it hands back everything else
+        # untouched, and the validating Python path below owns those outcomes (buffering, gaps, bad frames).
+        action = self.router.apply_native(text)
+        if action is None:
             return
-        symbol, start, end, asks, bids, time_ms = fields
+        if action is FALLBACK:
+            fields = decode_l2(text)
+            if fields is None:
+                return
+            symbol, start, end, asks, bids, time_ms = fields
+            sync = self.router.syncs.get(symbol)
+            if sync is None:
+                return  # not ours
+            sync.note_receive(time_ms)
+            was_live = sync.live
+            action = sync.feed(start, end, asks, bids)
+            if was_live and not sync.live:
+                self._lost_at[symbol] = time.monotonic()
+            if action is None:
+                return
+        else:  # handled in C, and the book crossed: the resync has started
+            self._lost_at.setdefault(action.symbol, time.monotonic())
+        self._want_snapshot(action.symbol)
+
+    def _last_activity(self, symbol: str) -> float:
+        """When this symbol's level-2 channel last showed life: a frame, or its (re)subscription."""
         sync = self.router.syncs.get(symbol)
-        if sync is None:
-            return  # not ours
-        self._last_l2[symbol] = time.monotonic()
-        if time_ms:
-            lat = time.time() * 1000 - time_ms
-            self._latency_ms = lat if self._latency_ms is None else self._latency_ms * 0.99 + lat * 0.01
-        was_live = sync.live
-        action = sync.feed(start, end, asks, bids)
-        if was_live and not sync.live:
-            self._lost_at[symbol] = time.monotonic()
-        if action is not None:
-            self._want_snapshot(symbol)
+        return max(self._last_l2.get(symbol, 0.0), sync.last_receive if sync is not None else 0.0)
 
     def _on_other(self, frame: object) -> None:
         if type(frame) is not dict or type(topic := frame.get("topic", "")) is not str:
@@ -280,13 +290,13 @@ class KucoinMarketFeed:
         now = time.monotonic()
         for symbol in self.symbols:
             sync = self.router.syncs[symbol]
-            last = self._last_l2.get(symbol)
-            if last is None or now - last < self.stale_after_s:
+            last = self._last_activity(symbol)
+            if not last or now - last < self.stale_after_s:
                 continue
             level1 = await self.rest.request("GET", c.PATH_LEVEL1, params={"symbol": symbol})
             theirs = int(level1["sequence"]) if level1.get("sequence") else None  # the book's sequence
             ours = sync.stats.last_sequence
-            if self._last_l2.get(symbol, 0.0) > last:
+            if self._last_activity(symbol) > last:
                 continue  # a frame arrived while we asked: not silent after all
             if theirs is not None and ours is not None and theirs <= ours:
                 self.counters.quiet_checks += 1  # the market is quiet, not the channel
@@ -359,9 +369,15 @@ class KucoinMarketFeed:
             gaps=sum(st.gaps for st in stats), resyncs=sum(st.resyncs for st in stats),
             reconnects=ws.stats.reconnects if ws else 0, bad_frames=self.counters.bad_frames + (
                 ws.stats.bad_frames if ws else 0),
-            latency_ms=self._latency_ms, detail=detail,
+            latency_ms=self._latency(), detail=detail,
             per_symbol=({sym: ("live" if sym in self._depth_books else "syncing") for sym in self.symbols}
                         if self.book_source != "level2" else {sym: s.state.value for sym, s in syncs.items()}))
+
+
+    def _latency(self) -> float | None:
+        """Mean over the symbols of each one's latency EWMA (receive time - the frame's data.time)."""
+        values = [lat for sync in self.router.syncs.values() if (lat := sync.latency_ms) is not None]
+        return sum(values) / len(values) if values else None
 
 
 class _Rate:
