@@ -19,6 +19,7 @@ RULES = [
                          "aiohttp", "asyncio", *UI_LIBS)),
     ("kucoin", ("dashboard.simulator", "dashboard.hub", "dashboard.ui", *UI_LIBS)),
     ("simulator", ("dashboard.kucoin.client", "dashboard.hub", "dashboard.ui", *UI_LIBS)),
+    ("recording", ("dashboard.simulator", "dashboard.hub", "dashboard.ui", "dashboard.config", *UI_LIBS)),
 ]
 
 

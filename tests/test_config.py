@@ -33,7 +33,12 @@ def test_mode_from_args():
     ({"KUCOIN_MODE": "paper"}, "KUCOIN_MODE"),
     ({"KUCOIN_API_KEY": "only-the-key"}, "all three"),
     ({"KUCOIN_BOOK_SOURCE": "depth20"}, "KUCOIN_BOOK_SOURCE"),
-], ids=["bad-mode", "partial-keys", "bad-book-source"])
+    ({"KUCOIN_MODE": "replay"}, "KUCOIN_REPLAY=path"),
+    ({"KUCOIN_MODE": "replay", "KUCOIN_REPLAY": "x.rec", "KUCOIN_REPLAY_SPEED": "fast"}, "KUCOIN_REPLAY_SPEED"),
+    ({"KUCOIN_MODE": "replay", "KUCOIN_REPLAY": "x.rec", "KUCOIN_REPLAY_SPEED": "-2"}, "KUCOIN_REPLAY_SPEED"),
+    ({"KUCOIN_MODE": "replay", "KUCOIN_REPLAY": "x.rec", "KUCOIN_RECORD": "y.rec"}, "KUCOIN_RECORD"),
+], ids=["bad-mode", "partial-keys", "bad-book-source", "replay-without-file", "bad-speed", "negative-speed",
+        "record-in-replay"])
 def test_bad_settings_say_what_to_fix(env, match):
     """Each unusable setting raises SettingsError naming the variable."""
     with pytest.raises(SettingsError, match=match):
@@ -44,3 +49,10 @@ def test_repr_hides_secrets():
     """Neither the key, the secret nor the passphrase appears in the settings' repr."""
     text = repr(settings_from_env({"KUCOIN_MODE": "live", **KEYS}))
     assert all(v not in text for v in KEYS.values()) and "api_key=set" in text
+
+
+def test_replay_and_record_settings():
+    s = settings_from_env({"KUCOIN_MODE": "replay", "KUCOIN_REPLAY": "/data/a.rec.gz", "KUCOIN_REPLAY_SPEED": "10"})
+    assert (s.mode, s.replay_path, s.replay_speed, s.record_path) == ("replay", "/data/a.rec.gz", 10.0, None)
+    s = settings_from_env({"KUCOIN_RECORD": "/tmp/b.rec"})
+    assert (s.mode, s.record_path) == ("sim", "/tmp/b.rec")

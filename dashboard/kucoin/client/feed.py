@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import aiohttp
 import orjson
@@ -40,6 +41,19 @@ log = logging.getLogger(__name__)
 BOOK_SOURCES = {"level2": c.TOPIC_LEVEL2, "depth50": c.TOPIC_DEPTH50, "depth5": c.TOPIC_DEPTH5}
 
 
+class FeedRecorder(Protocol):
+    """Where a feed writes what it receives (``dashboard.recording.Recorder``); every call must be cheap and
+    must never raise into the feed."""
+
+    def frame(self, text: str) -> None: ...
+    def snapshot(self, symbol: str, sequence: int | str, bids: list, asks: list) -> None: ...
+    def instruments(self, instruments: Sequence[Instrument]) -> None: ...
+    def disconnected(self, reason: str) -> None: ...
+    def reset(self, symbol: str) -> None: ...
+    def candles(self, symbol: str, interval: str, rows: list[Candle]) -> None: ...
+    def status(self) -> str: ...
+
+
 @dataclass(slots=True)
 class FeedCounters:
     frames: int = 0
@@ -57,14 +71,15 @@ class KucoinMarketFeed:
     def __init__(self, rest: KucoinRestClient, symbols: Sequence[str], *, session: aiohttp.ClientSession | None = None,
                  full_book: bool | None = None, trades_kept: int = 500, stale_after_s: float = 10.0,
                  supervise_every_s: float = 1.0, candle_intervals: Sequence[str] = (),
-                 book_source: str = "level2") -> None:
+                 book_source: str = "level2", recorder: FeedRecorder | None = None) -> None:
         if book_source not in BOOK_SOURCES:
             raise ValueError(f"book_source must be one of {', '.join(BOOK_SOURCES)}")
         self.book_source = book_source
+        self.recorder = recorder
         self.rest = rest
         self.symbols = list(symbols)
         self._session = session
-        self.full_book = rest.has_credentials if full_book is None else full_book
+        self.full_book = (rest is not None and rest.has_credentials) if full_book is None else full_book
         self.stale_after_s = stale_after_s
         self.supervise_every_s = supervise_every_s
         self.candle_intervals = list(candle_intervals)
@@ -99,6 +114,8 @@ class KucoinMarketFeed:
                 await asyncio.sleep(next(delays))
                 continue
             self._instruments = {i.symbol: i for i in instruments if i.symbol in self.symbols}
+        if self.recorder is not None:
+            self.recorder.instruments(list(self._instruments.values()))
         missing = [s for s in self.symbols if s not in self._instruments]
         if missing:
             raise KucoinError(f"unknown symbols: {', '.join(missing)}")
@@ -141,6 +158,8 @@ class KucoinMarketFeed:
 
     # ---- frames (hot path)
     def on_frame(self, text: str) -> None:
+        if self.recorder is not None:
+            self.recorder.frame(text)
         self.counters.frames += 1
         self._rate.tick()
         try:
@@ -245,6 +264,8 @@ class KucoinMarketFeed:
                 await asyncio.sleep(next(delays))
                 continue
             self.counters.snapshots += 1
+            if self.recorder is not None:
+                self.recorder.snapshot(symbol, seq, bids, asks)
             action = sync.on_snapshot(seq, bids, asks)
             if sync.live:
                 lost = self._lost_at.pop(symbol, None)
@@ -264,6 +285,8 @@ class KucoinMarketFeed:
                 self._want_snapshot(symbol)
 
     def _on_disconnected(self, reason: str) -> None:
+        if self.recorder is not None:
+            self.recorder.disconnected(reason)
         now = time.monotonic()
         for symbol in self.symbols:
             self._lost_at.setdefault(symbol, now)
@@ -306,6 +329,8 @@ class KucoinMarketFeed:
             log.warning("feed: %s level-2 channel silent for %.1f s while the book moved on; resubscribing",
                         symbol, now - last)
             self._lost_at.setdefault(symbol, now)
+            if self.recorder is not None:
+                self.recorder.reset(symbol)
             sync.reset()
             self._last_l2[symbol] = time.monotonic()
             await self.ws.resubscribe(c.TOPIC_LEVEL2, [symbol])
@@ -336,6 +361,8 @@ class KucoinMarketFeed:
 
     async def load_candles(self, symbol: str, interval: str) -> None:
         history = await self.rest.get_candles(symbol, interval)
+        if self.recorder is not None:
+            self.recorder.candles(symbol, interval, history)
         live = self._candles.get((symbol, interval), [])
         merged = {cd.start_s: cd for cd in history}
         merged.update({cd.start_s: cd for cd in live})
@@ -363,6 +390,8 @@ class KucoinMarketFeed:
             detail = f"books from {BOOK_SOURCES[self.book_source]}: top {self.book_source[5:]} levels only"
         else:
             detail = "" if self.full_book else "public level2_100 snapshots: depth beyond 100 levels may be partial"
+        if self.recorder is not None:
+            detail = "; ".join(x for x in (detail, self.recorder.status()) if x)
         return FeedStatus(
             state=state, messages=self.counters.frames, msgs_per_s=self._rate.per_s(),
             last_msg_age_s=None if last is None else now - last,
