@@ -1,5 +1,5 @@
 """Composition root: ``panel serve app.py`` (sim by default), ``KUCOIN_MODE=live panel serve app.py``
-or ``panel serve app.py --args live``.
+or ``panel serve app.py --args live``; ``KUCOIN_MODE=replay KUCOIN_REPLAY=file`` plays a recording.
 
 The only place that wires the simulator, the KuCoin client and the UI together. One runtime per
 server process (kept in ``pn.state.cache``) is shared by every browser session.
@@ -8,6 +8,8 @@ server process (kept in ``pn.state.cache``) is shared by every browser session.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import dataclasses
 import gc
 import logging
 import sys
@@ -23,6 +25,8 @@ from dashboard.kucoin.client.account import KucoinAccount
 from dashboard.kucoin.client.feed import KucoinMarketFeed
 from dashboard.kucoin.client.gateway import RiskLimits
 from dashboard.kucoin.client.rest import KucoinRestClient
+from dashboard.recording.recorder import Recorder
+from dashboard.recording.replay import ReplayMarketFeed
 from dashboard.simulator.server import SimConfig, Simulator
 from dashboard.ui.app import create_app, error_page
 
@@ -52,19 +56,30 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.sim: Simulator | None = None
+        self.recorder: Recorder | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self.account = None
         creds = settings.credentials
         rest_url = settings.rest_url
+        if settings.mode == "replay":
+            # a recording, through the feed's own code; its symbols are the ones on screen; no orders
+            self.feed = ReplayMarketFeed(settings.replay_path or "", speed=settings.replay_speed)
+            self.settings = dataclasses.replace(settings, symbols=tuple(self.feed.symbols), credentials=None)
+            self.hub = MarketHub(self.feed, None, mode="replay", trading_enabled=False)
+            self.task = asyncio.get_running_loop().create_task(self._start(), name="dashboard-runtime")
+            return
         if settings.mode == "sim":
             self.sim = Simulator(SimConfig(port=0, rate_per_s=settings.sim_rate_per_s, seed=settings.sim_seed))
             rest_url = self.sim.bind()
             creds = self.sim.demo
-        elif settings.mode == "replay":
-            raise SettingsError("replay mode is not available yet; use KUCOIN_MODE=sim or live")
+        if settings.record_path:
+            self.recorder = Recorder(settings.record_path, source=rest_url, symbols=settings.symbols,
+                                     book_source=settings.book_source)
+            atexit.register(self.recorder.close)  # a .gz needs its trailer; buffered lines need writing
         self.session = aiohttp.ClientSession()
         self.rest = KucoinRestClient(rest_url, creds, session=self.session)
         self.feed = KucoinMarketFeed(self.rest, settings.symbols, session=self.session, candle_intervals=("1min",),
-                                     book_source=settings.book_source)
-        self.account = None
+                                     book_source=settings.book_source, recorder=self.recorder)
         if creds is not None:
             limits = RiskLimits(max_orders_per_minute=settings.max_orders_per_minute,
                                 max_notional=settings.max_notional)
@@ -99,9 +114,9 @@ def main() -> pn.viewable.Viewable:
     try:
         settings = settings_from_env(args=sys.argv[1:])
         runtime = get_runtime(settings)
-    except (SettingsError, ValueError) as exc:
+    except (SettingsError, ValueError, OSError) as exc:  # RecordingError is a ValueError
         return error_page(str(exc))
-    return create_app(runtime.hub, settings)
+    return create_app(runtime.hub, runtime.settings)
 
 
 main().servable(title="KuCoin Research Dashboard")

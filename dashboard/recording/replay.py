@@ -98,7 +98,10 @@ class ReplayMarketFeed(KucoinMarketFeed):
                 self.lines += 1
                 self._at_t = t
                 self._last_event = time.monotonic()
-        except (OSError, EOFError, UnicodeDecodeError) as exc:  # a truncated .gz, a file gone
+        except EOFError:  # a .gz whose writer never closed it: everything before the cut was played
+            self.error = "the file ends abruptly (the recorder was not closed); everything before was played"
+            log.error("replay of %s: %s", self.path, self.error)
+        except (OSError, UnicodeDecodeError) as exc:  # a corrupt .gz, a file gone
             self.error = str(exc)
             log.error("replay of %s stopped: %s", self.path, exc)
         self.finished = True

@@ -101,7 +101,7 @@ def create_app(hub: MarketHub, settings: Settings) -> pn.viewable.Viewable:
     picker = pn.widgets.Select.from_param(state.param.symbol, name="", width=140)
     top = pn.Column(
         pn.Row(pn.pane.HTML("<span class='dash-title'>KuCoin Research Dashboard</span>", margin=(8, 12)),
-               picker, ModeBanner(hub), sizing_mode="stretch_width"),
+               picker, ModeBanner(hub, source=_replay_source(settings)), sizing_mode="stretch_width"),
         pn.Row(health, sizing_mode="stretch_width", margin=(0, 12)),
         sizing_mode="stretch_width", styles={"background": PANEL_BG})
     left = pn.Column(header, ladder, width=380)
@@ -118,6 +118,13 @@ def create_app(hub: MarketHub, settings: Settings) -> pn.viewable.Viewable:
                        "ticket": ticket, "health": health, "orders": orders, "balances": balances,
                        "fills": fills, "kill": kill}
     return page
+
+
+def _replay_source(settings: Settings) -> str:
+    """The recording's file name for the replay banner (never its directory: paths stay off the page)."""
+    if settings.mode != "replay" or not settings.replay_path:
+        return ""
+    return settings.replay_path.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def _query_arg(name: str) -> str:

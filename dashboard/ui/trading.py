@@ -533,7 +533,8 @@ class AccountComponent(LiveComponent):
         return []
 
     def __panel__(self):
-        read_only = pn.pane.HTML(_panel_html("read-only: no API key", MUTED), visible=self.hub.account is None)
+        why = "replay of recorded market data: no account" if self.hub.mode == "replay" else "read-only: no API key"
+        read_only = pn.pane.HTML(_panel_html(why, MUTED), visible=self.hub.account is None)
         return pn.Column(read_only, self._table, *self._controls(), self._message, sizing_mode="stretch_width")
 
 
