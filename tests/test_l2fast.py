@@ -255,7 +255,7 @@ def test_compiled_and_python_paths_agree():
 
     check()
     if book_sync.NATIVE:
-        assert seen["handled"] >= 1000 and seen["fallback"] >= 500, seen
+        assert seen["handled"] >= 300 and seen["fallback"] >= 300, seen  # typically ~1,000 and ~4,000
 
 
 _VALID = frame(start=11, end=12, asks=[["100.5", "0", "11"], ["100.7", "4", "12"]], bids=[["99.5", "2.50", "12"]])

@@ -10,7 +10,6 @@ clock scaled by ``speed`` (0: as fast as the loop allows). Nothing here sends an
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -153,15 +152,6 @@ class ReplayMarketFeed(KucoinMarketFeed):
         merged = {cd.start_s: cd for cd in history}
         merged.update({cd.start_s: cd for cd in self._candles.get(key, [])})
         self._candles[key] = [merged[k] for k in sorted(merged)]
-
-    async def close(self) -> None:
-        self._running = False
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     def status(self) -> FeedStatus:
         base = super().status()

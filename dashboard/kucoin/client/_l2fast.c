@@ -346,6 +346,18 @@ object_next(Cursor *c, Span *key, int *first)
     return 1;
 }
 
+/* The character ch (after whitespace), then whitespace: 0, or -1 = fall back. */
+static inline int
+expect(Cursor *c, char ch)
+{
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != ch)
+        return -1;
+    c->p++;
+    skip_ws(c);
+    return 0;
+}
+
 /* Growable scratch space for the changes of one frame (the GIL is held throughout). */
 static RawChange *changes_buf = NULL;
 static Py_ssize_t changes_cap = 0;
@@ -384,30 +396,10 @@ scan_changes(Cursor *c, Py_ssize_t *count)
         if (ensure_changes(*count + 1) < 0)
             return -2; /* out of memory: a real error */
         RawChange *ch = &changes_buf[*count];
-        if (c->p >= c->end || *c->p != '[')
+        if (expect(c, '[') < 0 || scan_string(c, &ch->price) < 0 || expect(c, ',') < 0
+            || scan_string(c, &ch->size) < 0 || expect(c, ',') < 0 || scan_string(c, &seq) < 0
+            || expect(c, ']') < 0)
             return -1;
-        c->p++;
-        skip_ws(c);
-        if (scan_string(c, &ch->price) < 0)
-            return -1;
-        skip_ws(c);
-        if (c->p >= c->end || *c->p != ',')
-            return -1;
-        c->p++;
-        skip_ws(c);
-        if (scan_string(c, &ch->size) < 0)
-            return -1;
-        skip_ws(c);
-        if (c->p >= c->end || *c->p != ',')
-            return -1;
-        c->p++;
-        skip_ws(c);
-        if (scan_string(c, &seq) < 0)
-            return -1;
-        skip_ws(c);
-        if (c->p >= c->end || *c->p != ']')
-            return -1;
-        c->p++;
         (*count)++;
         skip_ws(c);
         if (c->p >= c->end)
