@@ -28,10 +28,16 @@ from dashboard.kucoin.client.rest import KucoinRestClient
 from dashboard.recording.recorder import Recorder
 from dashboard.recording.replay import ReplayMarketFeed
 from dashboard.simulator.server import SimConfig, Simulator
+from dashboard.ui import bokeh_patches, ws_batch
 from dashboard.ui.app import create_app, error_page
 
 log = logging.getLogger("dashboard.app")
 CACHE_KEY = "kucoin-dashboard-runtime"
+# Per-message costs under load (benchmarks/dashboard_load.py), both idempotent and stock when unsupported:
+# PATCH-DOC without Bokeh's O(models) reference set (ui/bokeh_patches.py), one socket write per message
+# instead of one per fragment (ui/ws_batch.py).
+bokeh_patches.install()
+ws_batch.install()
 
 
 class _FeedInstruments(Mapping[str, Instrument]):

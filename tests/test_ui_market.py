@@ -303,3 +303,28 @@ async def test_renders_to_html(market, cls, tmp_path):
     component = await ready(cls, hub)
     pn.panel(component).save(tmp_path / "x.html")
     assert (tmp_path / "x.html").stat().st_size > 1000
+
+
+async def test_ladder_rows_built_once_per_view_and_sessions_keep_their_own_lists(market, monkeypatch):
+    """Two sessions on the same view: the rows are built once, each source owns its lists (a patch to one
+    leaves the other and the shared rows alone)."""
+    from dashboard.ui import market as market_ui
+    feed, hub = market
+    built = []
+    original = OrderBookLadder._table
+    monkeypatch.setattr(OrderBookLadder, "_table", lambda self, view, ladder: built.append(1) or original(
+        self, view, ladder))
+    market_ui._LADDER_TABLES.clear()
+    first, second = OrderBookLadder(hub, symbol=SYM), OrderBookLadder(hub, symbol=SYM)
+    assert render(first) and render(second)
+    assert len(built) == 1
+    shared = next(iter(market_ui._LADDER_TABLES.values()))
+    assert first.source.data["price"] == second.source.data["price"] == shared["price"]
+    assert first.source.data["price"] is not shared["price"] and second.source.data["price"] is not shared["price"]
+    before = list(second.source.data["size"])
+    first.source.patch({"size": [(0, -1.0)]})
+    assert second.source.data["size"] == before and shared["size"] == before
+    await advance(feed, hub)
+    assert render(first) and render(second)
+    assert len(built) == 2
+    assert first.source.data["price"] == second.source.data["price"]

@@ -55,7 +55,10 @@ class _OwnOrders:
 
 
 def create_app(hub: MarketHub, settings: Settings) -> pn.viewable.Viewable:
-    pn.extension(raw_css=[CSS], theme="dark", notifications=True)
+    # No notifications=True: nothing here uses pn.state.notifications, and Panel 1.10 keeps each session's
+    # NotificationArea (and through it the destroyed Document) in pn.state._views after the session is gone --
+    # a leak of one entry per session (found with benchmarks/dashboard_load.py --churn and a gc census).
+    pn.extension(raw_css=[CSS], theme="dark")
     symbols = list(settings.symbols)
     # Build the components for the symbol in the link right away: the location sync below arrives later,
     # and switching symbol then would reset whatever the user had started typing in the ticket.

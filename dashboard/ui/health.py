@@ -14,7 +14,7 @@ import param
 
 from dashboard.domain.models import FeedState, FeedStatus
 from dashboard.hub import MarketHub, MarketView
-from dashboard.ui.base import ACCENT, ASK, BID, MUTED, PANEL_BG, STALE, TEXT, LiveComponent
+from dashboard.ui.base import ACCENT, ASK, BID, MUTED, PANEL_BG, STALE, TEXT, LiveComponent, LiveHTML
 
 STATE_COLOURS = {
     FeedState.LIVE: BID,
@@ -57,8 +57,7 @@ class FeedHealth(LiveComponent):
 
     def __init__(self, hub: MarketHub, **params) -> None:
         super().__init__(hub, **params)
-        self._pane = pn.pane.HTML("", css_classes=["feed-health"], sizing_mode="stretch_width",
-                                  styles={"background": PANEL_BG}, margin=(0, 5))
+        self._pane = LiveHTML("", css_classes=["feed-health"], styles={"background": PANEL_BG}, margin=(0, 5))
         self.tick()
 
     def __panel__(self):

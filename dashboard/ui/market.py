@@ -34,7 +34,7 @@ from bokeh.plotting import figure
 from dashboard.domain.models import Candle, Instrument, Side, Trade
 from dashboard.hub import MarketView
 
-from .base import ACCENT, ASK, BID, GRID, MUTED, PANEL_BG, STALE, TEXT, LiveComponent, style_figure
+from .base import ACCENT, ASK, BID, GRID, MUTED, PANEL_BG, STALE, TEXT, LiveComponent, LiveHTML, style_figure
 
 MAX_DEPTH_POINTS = 300  # per side sent to the browser each depth frame
 GROUPS = [1, 2, 5, 10, 25, 50, 100, 1000]
@@ -130,8 +130,11 @@ class DepthChart(LiveComponent):
         self.asks = ColumnDataSource({"price": [], "cum": []}, name="depth-asks")
         fig = figure(height=270, sizing_mode="stretch_width", x_range=Range1d(0, 1), y_range=Range1d(0, 1),
                      tools="save", toolbar_location=None)
+        # Hidden while their source is empty: BokehJS 3.10 hangs the page (an endless loop, no error) drawing a
+        # visible VAreaStep with no points -- a page opened before the first book, or right after a symbol change.
         self._areas = [fig.varea_step(x="price", y1=0, y2="cum", step_mode="after", source=src, fill_color=colour,
-                                      fill_alpha=0.25) for src, colour in ((self.bids, BID), (self.asks, ASK))]
+                                      fill_alpha=0.25, visible=False)
+                       for src, colour in ((self.bids, BID), (self.asks, ASK))]
         self._lines = [fig.step(x="price", y="cum", mode="after", source=src, line_color=colour, line_width=2)
                        for src, colour in ((self.bids, BID), (self.asks, ASK))]
         fig.add_tools(HoverTool(renderers=self._lines, mode="vline",
@@ -161,6 +164,7 @@ class DepthChart(LiveComponent):
         with _combined(self.plot):
             self.bids.data = {"price": bid_px, "cum": bid_cum}
             self.asks.data = {"price": ask_px, "cum": ask_cum}
+            self._show_areas()
             if self.mid_line.location != mid:
                 self.mid_line.location = mid
             xr = self.plot.x_range
@@ -184,9 +188,18 @@ class DepthChart(LiveComponent):
         self._label.visible = self.stale
         self.title.object = _title_html("Depth", self.symbol, self.stale)
 
+    def _show_areas(self) -> None:
+        """An area is visible only with points to draw (see ``__init__``)."""
+        for renderer, src in zip(self._areas, (self.bids, self.asks), strict=True):
+            visible = len(src.data["price"]) > 0
+            if renderer.visible != visible:
+                renderer.visible = visible
+
     def reset(self) -> None:
-        self.bids.data = {"price": [], "cum": []}
-        self.asks.data = {"price": [], "cum": []}
+        with _combined(self.plot):
+            self.bids.data = {"price": [], "cum": []}
+            self.asks.data = {"price": [], "cum": []}
+            self._show_areas()
         self.title.object = _title_html("Depth", self.symbol, self.stale)
 
 
@@ -200,6 +213,10 @@ def _thin(px: np.ndarray, cum: np.ndarray, limit: int = MAX_DEPTH_POINTS) -> tup
 
 # ---- ladder
 LADDER_COLUMNS = ("price", "size", "cum", "side", "own", "bar", "color", "shade")
+# The ladder's rows for one (view, grouping, own orders, stale) are the same for every session showing them:
+# built once per process, shared read-only (``_patch_changes`` copies before a replace; a patch sends values).
+_LADDER_TABLES: dict[tuple, dict[str, list]] = {}
+_LADDER_TABLES_KEPT = 64
 
 
 class OrderBookLadder(LiveComponent):
@@ -255,7 +272,12 @@ class OrderBookLadder(LiveComponent):
             return
         self._set_title(view.instrument)
         self._set_decimals(view.instrument)
-        data = self._table(view, ladder)
+        key = (view.symbol, view.version, self.group, self.rows, frozenset(self.own_prices), self.stale)
+        data = _LADDER_TABLES.get(key)
+        if data is None:  # the first session to render this view builds the rows; the others reuse them
+            data = _LADDER_TABLES[key] = self._table(view, ladder)
+            while len(_LADDER_TABLES) > _LADDER_TABLES_KEPT:
+                del _LADDER_TABLES[next(iter(_LADDER_TABLES))]
         with _combined(self.plot):
             _patch_changes(self.source, data)
 
@@ -338,7 +360,7 @@ def _patch_changes(source: ColumnDataSource, new: dict[str, list]) -> None:
     """Patch only the cells that changed; replace when the shape changed."""
     old = source.data
     if set(old) != set(new) or any(len(old[k]) != len(v) for k, v in new.items()):
-        source.data = new
+        source.data = {k: list(v) for k, v in new.items()}  # own lists: a later patch edits them in place
         return
     patches = {k: [(i, b) for i, (a, b) in enumerate(zip(old[k], v, strict=True)) if a != b] for k, v in new.items()}
     patches = {k: v for k, v in patches.items() if v}
@@ -581,7 +603,7 @@ class MarketHeader(LiveComponent):
 
     def __init__(self, hub, **params) -> None:
         super().__init__(hub, **params)
-        self.pane = pn.pane.HTML(self._html(None), sizing_mode="stretch_width", margin=(4, 8))
+        self.pane = LiveHTML(self._html(None), margin=(4, 8))
         self._layout = pn.Column(self.pane, sizing_mode="stretch_width", styles=CARD)
 
     def __panel__(self):
