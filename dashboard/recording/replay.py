@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -147,11 +146,6 @@ class ReplayMarketFeed(KucoinMarketFeed):
         history = self._recorded_candles.get((symbol, interval))
         if history:
             self._merge_history((symbol, interval), history)
-
-    def _merge_history(self, key: tuple[str, str], history: Sequence) -> None:
-        merged = {cd.start_s: cd for cd in history}
-        merged.update({cd.start_s: cd for cd in self._candles.get(key, [])})
-        self._candles[key] = [merged[k] for k in sorted(merged)]
 
     def status(self) -> FeedStatus:
         base = super().status()

@@ -307,24 +307,36 @@ span_is(Span s, const char *lit, Py_ssize_t n)
     return s.n == n && memcmp(s.s, lit, n) == 0;
 }
 
+/* The opening bracket of a container (after whitespace): 1 when it is empty (the closing bracket is consumed
+ * too), 0 when items follow (the cursor is on the first), -1 = fall back. */
+static inline int
+open_container(Cursor *c, char open, char close)
+{
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != open)
+        return -1;
+    c->p++;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        return 1;
+    }
+    return 0;
+}
+
 /* Iterates the members of an object: call with the cursor on '{'; returns 1 with key set and the cursor on
  * the value, 0 at the end of the object, -1 = fall back. */
 static inline int
 object_next(Cursor *c, Span *key, int *first)
 {
-    skip_ws(c);
     if (*first) {
-        if (c->p >= c->end || *c->p != '{')
-            return -1;
-        c->p++;
-        skip_ws(c);
+        int r = open_container(c, '{', '}');
         *first = 0;
-        if (c->p < c->end && *c->p == '}') {
-            c->p++;
-            return 0;
-        }
+        if (r != 0)
+            return r < 0 ? -1 : 0;
     }
     else {
+        skip_ws(c);
         if (c->p >= c->end)
             return -1;
         if (*c->p == '}') {
@@ -362,35 +374,36 @@ expect(Cursor *c, char ch)
 static RawChange *changes_buf = NULL;
 static Py_ssize_t changes_cap = 0;
 
+/* Room for n items of item_size in *buf (capacity *cap, doubled as needed): 0, or -1 out of memory. */
+static int
+grow(void **buf, Py_ssize_t *cap, Py_ssize_t n, size_t item_size)
+{
+    if (n <= *cap)
+        return 0;
+    Py_ssize_t want = *cap ? *cap : 64;
+    while (want < n)
+        want *= 2;
+    void *fresh = PyMem_Realloc(*buf, want * item_size);
+    if (fresh == NULL)
+        return -1;
+    *buf = fresh;
+    *cap = want;
+    return 0;
+}
+
 static int
 ensure_changes(Py_ssize_t n)
 {
-    if (n <= changes_cap)
-        return 0;
-    Py_ssize_t cap = changes_cap ? changes_cap : 64;
-    while (cap < n)
-        cap *= 2;
-    RawChange *buf = PyMem_Realloc(changes_buf, cap * sizeof(RawChange));
-    if (buf == NULL)
-        return -1;
-    changes_buf = buf;
-    changes_cap = cap;
-    return 0;
+    return grow((void **)&changes_buf, &changes_cap, n, sizeof(RawChange));
 }
 
 /* One side's array of [price, size, sequence] string triples, appended to changes_buf from index *count. */
 static int
 scan_changes(Cursor *c, Py_ssize_t *count)
 {
-    skip_ws(c);
-    if (c->p >= c->end || *c->p != '[')
-        return -1;
-    c->p++;
-    skip_ws(c);
-    if (c->p < c->end && *c->p == ']') {
-        c->p++;
-        return 0;
-    }
+    int r = open_container(c, '[', ']');
+    if (r != 0)
+        return r < 0 ? -1 : 0;
     for (;;) {
         Span seq;
         if (ensure_changes(*count + 1) < 0)
@@ -813,16 +826,8 @@ apply_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
     /* Validate every change before touching the book. */
     Py_ssize_t n = f.n_asks + f.n_bids;
-    if (n > parsed_cap) {
-        Py_ssize_t cap = parsed_cap ? parsed_cap : 64;
-        while (cap < n)
-            cap *= 2;
-        Parsed *p = PyMem_Realloc(parsed_buf, cap * sizeof(Parsed));
-        if (p == NULL)
-            return PyErr_NoMemory();
-        parsed_buf = p;
-        parsed_cap = cap;
-    }
+    if (grow((void **)&parsed_buf, &parsed_cap, n, sizeof(Parsed)) < 0)
+        return PyErr_NoMemory();
     for (Py_ssize_t i = 0; i < n; i++) {
         RawChange *ch = &changes_buf[i];
         if (ch->price.n == 1 && ch->price.s[0] == '0') {

@@ -363,10 +363,13 @@ class KucoinMarketFeed:
         history = await self.rest.get_candles(symbol, interval)
         if self.recorder is not None:
             self.recorder.candles(symbol, interval, history)
-        live = self._candles.get((symbol, interval), [])
+        self._merge_history((symbol, interval), history)
+
+    def _merge_history(self, key: tuple[str, str], history: Sequence[Candle]) -> None:
+        """REST history under the live candles: a live candle wins where both have the same start."""
         merged = {cd.start_s: cd for cd in history}
-        merged.update({cd.start_s: cd for cd in live})
-        self._candles[(symbol, interval)] = [merged[k] for k in sorted(merged)]
+        merged.update({cd.start_s: cd for cd in self._candles.get(key, [])})
+        self._candles[key] = [merged[k] for k in sorted(merged)]
 
     def status(self) -> FeedStatus:
         syncs = self.router.syncs
