@@ -487,7 +487,7 @@ async def _replay_once(base_url: str, server_pid: int, stream: Stream) -> tuple[
     import aiohttp
 
     from dashboard.kucoin.client.rest import KucoinRestClient
-    from dashboard.kucoin.client.ws import KucoinWebSocket
+    from dashboard.kucoin.common.ws import KucoinWebSocket
 
     n_frames = len(stream.frames)
     symbols = list(stream.snapshots)
@@ -828,7 +828,7 @@ async def partc_ours(cfg: dict) -> dict:
 
     from dashboard.kucoin.client.feed import KucoinMarketFeed
     from dashboard.kucoin.client.rest import KucoinRestClient
-    from dashboard.kucoin.client.ws import KucoinWebSocket
+    from dashboard.kucoin.common.ws import KucoinWebSocket
     from dashboard.kucoin.protocol.signing import Credentials
 
     subscribe = KucoinWebSocket.subscribe

@@ -10,7 +10,6 @@ newest view at their own rate; nothing here is per-session. Imports ``domain`` o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -20,6 +19,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import numpy as np
 
+from dashboard.aio import cancel_and_wait
 from dashboard.domain.interfaces import MarketFeed, OrderGatewayPort
 from dashboard.domain.models import BookSnapshot, Candle, FeedState, FeedStatus, Instrument, Ticker, Trade
 
@@ -164,11 +164,7 @@ class MarketHub:
     async def close(self) -> None:
         tasks = ([self._task] if self._task else []) + list(self._candle_tasks.values())
         self._task = None
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(tasks)
         if self.account is not None:
             await self.account.close()  # type: ignore[attr-defined]
         await self.feed.close()

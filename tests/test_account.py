@@ -10,9 +10,9 @@ import pytest
 from dashboard.domain.errors import OrderRuleError
 from dashboard.domain.models import OrderRequest, OrderType, Side
 from dashboard.kucoin.client.account import KucoinAccount
-from dashboard.kucoin.client.errors import KucoinError, KucoinOrderRejected
 from dashboard.kucoin.client.gateway import RiskLimits
 from dashboard.kucoin.client.rest import KucoinRestClient
+from dashboard.kucoin.common.errors import KucoinError, KucoinOrderRejected
 from dashboard.simulator.server import SimConfig, Simulator
 
 from .conftest import eventually

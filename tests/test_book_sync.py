@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dashboard.kucoin.client.book_sync import NEED_SNAPSHOT, L2BookSync, L2Router, SyncState
-from dashboard.kucoin.client.errors import KucoinProtocolError
 from dashboard.kucoin.client.parse_l2 import L2Update, parse_l2_frame
+from dashboard.kucoin.common.errors import KucoinProtocolError
 
 from .conftest import SAMPLES
 

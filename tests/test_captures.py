@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from dashboard.kucoin.client.book_sync import NEED_SNAPSHOT, L2Router
-from dashboard.kucoin.client.errors import KucoinProtocolError
 from dashboard.kucoin.client.parse_l2 import parse_l2_frame
+from dashboard.kucoin.common.errors import KucoinProtocolError
 
 from .conftest import FIXTURES, SHARED
 

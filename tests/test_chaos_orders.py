@@ -18,9 +18,9 @@ import aiohttp
 import pytest
 
 from dashboard.domain.models import OrderRequest, OrderType, Side, TimeInForce
-from dashboard.kucoin.client.errors import KucoinTimeoutError
 from dashboard.kucoin.client.gateway import OrderGateway, OrderOutcomeUnknown, RiskLimits, Submitted
 from dashboard.kucoin.client.rest import KucoinRestClient
+from dashboard.kucoin.common.errors import KucoinTimeoutError
 from dashboard.simulator.server import SimConfig, Simulator
 
 from .conftest import eventually

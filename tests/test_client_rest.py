@@ -11,7 +11,8 @@ import aiohttp
 import pytest
 
 from dashboard.domain.models import Balance, Candle, Fill, Instrument, Order, OrderStatus, Side, Ticker, Trade
-from dashboard.kucoin.client.errors import (
+from dashboard.kucoin.client.rest import KucoinRestClient, build_query
+from dashboard.kucoin.common.errors import (
     KucoinAPIError,
     KucoinAuthError,
     KucoinHTTPError,
@@ -21,7 +22,6 @@ from dashboard.kucoin.client.errors import (
     KucoinTimeoutError,
     KucoinTransportError,
 )
-from dashboard.kucoin.client.rest import KucoinRestClient, build_query
 from dashboard.kucoin.protocol.signing import Credentials
 from dashboard.simulator.server import SimConfig, Simulator
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from dashboard.kucoin.client.errors import (
+from dashboard.kucoin.common.errors import (
     KucoinAPIError,
     KucoinAuthError,
     KucoinError,
@@ -18,8 +18,8 @@ from dashboard.kucoin.client.errors import (
     KucoinTimeoutError,
     KucoinTransportError,
 )
-from dashboard.kucoin.client.ratelimit import POOL_PUBLIC, POOL_SPOT, RateLimiter
-from dashboard.kucoin.client.retry import backoff, is_retryable
+from dashboard.kucoin.common.ratelimit import POOL_PUBLIC, POOL_SPOT, RateLimiter
+from dashboard.kucoin.common.retry import backoff, is_retryable
 
 RL_HEADERS = ("gw-ratelimit-limit", "gw-ratelimit-remaining", "gw-ratelimit-reset")
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from dashboard.domain.models import FeedState
 from dashboard.kucoin.client.feed import KucoinMarketFeed
 from dashboard.kucoin.client.rest import KucoinRestClient
-from dashboard.kucoin.client.ws import ConnState, KucoinWebSocket, SubscribeError
+from dashboard.kucoin.common.ws import ConnState, KucoinWebSocket, SubscribeError
 from dashboard.kucoin.protocol import constants as c
 from dashboard.simulator.server import SimConfig, Simulator
 

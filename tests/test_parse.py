@@ -23,7 +23,7 @@ from dashboard.domain.models import (
     Trade,
 )
 from dashboard.kucoin.client import parse as p
-from dashboard.kucoin.client.errors import KucoinProtocolError
+from dashboard.kucoin.common.errors import KucoinProtocolError
 
 from .conftest import load_sample
 

@@ -20,10 +20,10 @@ from decimal import Decimal
 import aiohttp
 
 from dashboard.kucoin.client.book_sync import L2BookSync
-from dashboard.kucoin.client.errors import KucoinError, KucoinProtocolError
 from dashboard.kucoin.client.parse_l2 import decode_l2
 from dashboard.kucoin.client.rest import KucoinRestClient
-from dashboard.kucoin.client.ws import KucoinWebSocket
+from dashboard.kucoin.common.errors import KucoinError, KucoinProtocolError
+from dashboard.kucoin.common.ws import KucoinWebSocket
 from dashboard.kucoin.protocol import constants as c
 
 log = logging.getLogger(__name__)

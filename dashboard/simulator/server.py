@@ -8,7 +8,6 @@ faults at run time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import socket
@@ -18,6 +17,7 @@ from decimal import Decimal
 
 from aiohttp import web
 
+from dashboard.aio import cancel_and_wait
 from dashboard.kucoin.protocol import constants as c
 from dashboard.kucoin.protocol import messages as m
 from dashboard.kucoin.protocol.numbers import fmt
@@ -178,11 +178,7 @@ class Simulator:
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(tasks)
         for conn in list(self.hub.connections):
             await self.hub.close(conn)
         if self._runner is not None:

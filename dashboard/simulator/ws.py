@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
+from dashboard.aio import cancel_and_wait
 from dashboard.kucoin.protocol import constants as c
 from dashboard.kucoin.protocol import messages as m
 
@@ -161,9 +162,7 @@ class WsHub:
                     break
         finally:
             self.detach(conn)
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            await cancel_and_wait([writer])
         return ws
 
     async def _writer(self, conn: Connection) -> None:

@@ -10,7 +10,6 @@ match push triggers a (debounced) fills refresh, because pushes carry no fee.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 from collections import deque
@@ -20,14 +19,15 @@ from decimal import Decimal
 import aiohttp
 import orjson
 
+from dashboard.aio import cancel_and_wait
 from dashboard.domain.models import Balance, Fill, Instrument, Order, OrderRequest, OrderStatus, OrderType
+from dashboard.kucoin.common.errors import KucoinError, KucoinProtocolError
+from dashboard.kucoin.common.ws import KucoinWebSocket
 from dashboard.kucoin.protocol import constants as c
 
 from . import parse
-from .errors import KucoinError, KucoinProtocolError
 from .gateway import OrderGateway, RiskLimits, Submitted, to_wire
 from .rest import KucoinRestClient
-from .ws import KucoinWebSocket
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,7 @@ class KucoinAccount:
 
     async def close(self) -> None:
         tasks, self._tasks = list(self._tasks), set()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(tasks)
         await self.ws.close()
 
     def _spawn(self, coro, name: str) -> None:

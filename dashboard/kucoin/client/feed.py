@@ -12,7 +12,6 @@ the channel resubscribed and the book rebuilt, so a quiet market is not mistaken
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -23,17 +22,18 @@ from typing import Protocol
 import aiohttp
 import orjson
 
+from dashboard.aio import cancel_and_wait
 from dashboard.domain.book import OrderBook
 from dashboard.domain.models import BookSnapshot, Candle, FeedState, FeedStatus, Instrument, Ticker, Trade
+from dashboard.kucoin.common.errors import KucoinError, KucoinProtocolError
+from dashboard.kucoin.common.retry import backoff
+from dashboard.kucoin.common.ws import ConnState, KucoinWebSocket
 from dashboard.kucoin.protocol import constants as c
 
 from . import parse
 from .book_sync import FALLBACK, L2Router
-from .errors import KucoinError, KucoinProtocolError
 from .parse_l2 import decode_l2
 from .rest import KucoinRestClient
-from .retry import backoff
-from .ws import ConnState, KucoinWebSocket
 
 log = logging.getLogger(__name__)
 
@@ -141,11 +141,7 @@ class KucoinMarketFeed:
         tasks = self._tasks + list(self._snap_tasks.values()) + list(self._retired)
         self._tasks, self._snap_tasks = [], {}
         self._retired.clear()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(tasks)
         if self._own_session and self._session is not None:
             await self._session.close()
 

@@ -23,9 +23,7 @@ from typing import Protocol
 from dashboard.domain.errors import OrderRuleError
 from dashboard.domain.models import Instrument, Order, OrderRequest, OrderType
 from dashboard.domain.rules import validate_request
-from dashboard.kucoin.protocol.numbers import fmt
-
-from .errors import (
+from dashboard.kucoin.common.errors import (
     KucoinAPIError,
     KucoinError,
     KucoinHTTPError,
@@ -33,6 +31,7 @@ from .errors import (
     KucoinServerError,
     KucoinTransportError,
 )
+from dashboard.kucoin.protocol.numbers import fmt
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,8 @@ from dashboard.domain.models import (
     Ticker,
     Trade,
 )
+from dashboard.kucoin.common.errors import KucoinProtocolError
 from dashboard.kucoin.protocol.numbers import parse_decimal
-
-from .errors import KucoinProtocolError
 
 ZERO = Decimal(0)
 _INT_TEXT = re.compile(r"-?[0-9]{1,30}")  # ASCII digits only (int() also takes other scripts' digits)

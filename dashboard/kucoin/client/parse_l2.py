@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import orjson
 
-from dashboard.kucoin.client.errors import KucoinProtocolError
+from dashboard.kucoin.common.errors import KucoinProtocolError
 from dashboard.kucoin.protocol.constants import SUBJECT_L2UPDATE
 
 _loads = orjson.loads

@@ -24,11 +24,7 @@ import aiohttp
 from yarl import URL
 
 from dashboard.domain.models import Balance, Candle, Fill, Instrument, Order, Ticker, Trade
-from dashboard.kucoin.protocol import constants as c
-from dashboard.kucoin.protocol.signing import Credentials, mask
-
-from . import parse
-from .errors import (
+from dashboard.kucoin.common.errors import (
     KucoinAPIError,
     KucoinAuthError,
     KucoinError,
@@ -39,8 +35,12 @@ from .errors import (
     KucoinTransportError,
     api_error,
 )
-from .ratelimit import POOL_MANAGEMENT, POOL_PUBLIC, POOL_SPOT, RateLimiter
-from .retry import backoff, is_retryable
+from dashboard.kucoin.common.ratelimit import POOL_MANAGEMENT, POOL_PUBLIC, POOL_SPOT, RateLimiter
+from dashboard.kucoin.common.retry import backoff, is_retryable
+from dashboard.kucoin.protocol import constants as c
+from dashboard.kucoin.protocol.signing import Credentials, mask
+
+from . import parse
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from enum import StrEnum
 import aiohttp
 import orjson
 
+from dashboard.aio import cancel_and_wait
 from dashboard.kucoin.protocol import constants as c
 from dashboard.kucoin.protocol import messages as m
 
@@ -121,10 +122,7 @@ class KucoinWebSocket:
         """Stop for good; idempotent."""
         self.state = ConnState.CLOSED
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait([task])
         await self._close_socket()
 
     async def __aenter__(self) -> KucoinWebSocket:
@@ -283,15 +281,9 @@ class KucoinWebSocket:
                     return reader.result()
                 return self.stats.last_error or "reconnect requested"
             finally:
-                for task in (resub, reader, kick):
-                    task.cancel()
-                for task in (resub, reader, kick):
-                    with contextlib.suppress(asyncio.CancelledError, KucoinError, OSError, RuntimeError):
-                        await task
+                await cancel_and_wait((resub, reader, kick), report=False)
         finally:
-            pinger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pinger
+            await cancel_and_wait([pinger])
 
     async def _resubscribe_all(self) -> None:
         for prefix, args in list(self._topics.items()):
