@@ -91,8 +91,9 @@ import orjson  # noqa: E402
 
 from dashboard.kucoin.client.book_sync import NATIVE, L2Router  # noqa: E402
 from dashboard.kucoin.client.parse_l2 import decode_l2  # noqa: E402
-from dashboard.kucoin.protocol import constants as c  # noqa: E402
+from dashboard.kucoin.protocol import common as kc  # noqa: E402
 from dashboard.kucoin.protocol import messages as m  # noqa: E402
+from dashboard.kucoin.protocol import spot as c  # noqa: E402
 from dashboard.kucoin.protocol.numbers import fmt  # noqa: E402
 
 CAPTURE_DIR = ROOT / "tests" / "fixtures" / "shared" / "kucoin" / "captures" / "cryptofeed"
@@ -666,11 +667,11 @@ def replay_server_main(path: str) -> None:
                 if opcode != 1:
                     continue
                 msg = orjson.loads(data)
-                if msg.get("type") == c.WS_TYPE_PING:
+                if msg.get("type") == kc.WS_TYPE_PING:
                     writer.write(_ws_frame(orjson.dumps(m.pong(msg["id"]))))
-                elif msg.get("type") in (c.WS_TYPE_SUBSCRIBE, c.WS_TYPE_UNSUBSCRIBE):
+                elif msg.get("type") in (kc.WS_TYPE_SUBSCRIBE, kc.WS_TYPE_UNSUBSCRIBE):
                     writer.write(_ws_frame(orjson.dumps(m.ack(msg["id"]))))
-                    if msg["type"] == c.WS_TYPE_SUBSCRIBE and msg["topic"].startswith(c.TOPIC_LEVEL2 + ":") \
+                    if msg["type"] == kc.WS_TYPE_SUBSCRIBE and msg["topic"].startswith(c.TOPIC_LEVEL2 + ":") \
                             and task is None:
                         task = asyncio.create_task(blast(writer))
         finally:

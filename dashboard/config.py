@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from dashboard.kucoin.protocol.constants import SPOT_REST_URL
 from dashboard.kucoin.protocol.signing import Credentials
+from dashboard.kucoin.protocol.spot import SPOT_REST_URL
 
 MODES = ("sim", "live", "replay")
 DEFAULT_SYMBOLS = ("BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "DOGE-USDT", "KCS-USDT", "ETH-BTC")

@@ -20,7 +20,7 @@ from dashboard.domain.models import FeedState
 from dashboard.kucoin.client.feed import KucoinMarketFeed
 from dashboard.kucoin.client.rest import KucoinRestClient
 from dashboard.kucoin.common.ws import ConnState, KucoinWebSocket, SubscribeError
-from dashboard.kucoin.protocol import constants as c
+from dashboard.kucoin.protocol import spot as c
 from dashboard.simulator.server import SimConfig, Simulator
 
 from .conftest import eventually

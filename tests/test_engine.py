@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard.kucoin.protocol.constants import MSG_CANCEL_NOT_EXIST
+from dashboard.kucoin.protocol.spot import MSG_CANCEL_NOT_EXIST
 from dashboard.simulator.catalog import DEFAULT_SYMBOLS, SymbolRules
 from dashboard.simulator.engine import EngineError, Exchange, Order
 from dashboard.simulator.flow import MarketFlow

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from dashboard.kucoin.client.rest import KucoinRestClient
-from dashboard.kucoin.protocol.constants import SPOT_REST_URL
+from dashboard.kucoin.protocol.spot import SPOT_REST_URL
 from dashboard.kucoin.verify import BookVerifier
 
 

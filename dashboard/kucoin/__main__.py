@@ -17,8 +17,8 @@ import sys
 import aiohttp
 
 from dashboard.kucoin.client.rest import KucoinRestClient
-from dashboard.kucoin.protocol.constants import SPOT_REST_URL
 from dashboard.kucoin.protocol.signing import Credentials
+from dashboard.kucoin.protocol.spot import SPOT_REST_URL
 
 from .verify import BookVerifier
 

@@ -24,7 +24,7 @@ from dashboard.kucoin.client.parse_l2 import decode_l2
 from dashboard.kucoin.client.rest import KucoinRestClient
 from dashboard.kucoin.common.errors import KucoinError, KucoinProtocolError
 from dashboard.kucoin.common.ws import KucoinWebSocket
-from dashboard.kucoin.protocol import constants as c
+from dashboard.kucoin.protocol import spot as c
 
 log = logging.getLogger(__name__)
 

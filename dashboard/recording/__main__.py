@@ -23,7 +23,7 @@ import aiohttp
 from dashboard.kucoin.__main__ import credentials_from_env
 from dashboard.kucoin.client.feed import KucoinMarketFeed
 from dashboard.kucoin.client.rest import KucoinRestClient
-from dashboard.kucoin.protocol.constants import SPOT_REST_URL
+from dashboard.kucoin.protocol.spot import SPOT_REST_URL
 
 from .format import RecordingError
 from .recorder import Recorder

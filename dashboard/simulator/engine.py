@@ -32,15 +32,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from dashboard.kucoin.protocol.constants import (
+from dashboard.kucoin.protocol.common import (
     ERR_BALANCE_INSUFFICIENT,
     ERR_FUNDS_BELOW_MIN,
     ERR_PARAMETER,
     ERR_SYMBOL_NOT_AVAILABLE,
-    MSG_CANCEL_NOT_EXIST,
-    MSG_ORDER_NOT_EXIST,
 )
 from dashboard.kucoin.protocol.numbers import fmt, is_multiple, parse_decimal
+from dashboard.kucoin.protocol.spot import MSG_CANCEL_NOT_EXIST, MSG_ORDER_NOT_EXIST
 from dashboard.simulator.catalog import SymbolRules
 from dashboard.simulator.errors import SimError
 

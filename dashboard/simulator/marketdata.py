@@ -11,8 +11,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from dashboard.kucoin.protocol.constants import CANDLE_TYPES
 from dashboard.kucoin.protocol.numbers import fmt
+from dashboard.kucoin.protocol.spot import CANDLE_TYPES
 
 from .catalog import SymbolRules
 

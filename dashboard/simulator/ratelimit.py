@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dashboard.kucoin.protocol import constants as c
+from dashboard.kucoin.protocol import common as kc
 
 from .errors import SimError
 
@@ -24,7 +24,7 @@ class _Window:
 class RateLimiter:
     """Fixed windows per (pool, identity); identity is the client IP for public, the user for others."""
 
-    def __init__(self, quotas: dict[str, int] | None = None, window_ms: int = c.RATE_WINDOW_MS) -> None:
+    def __init__(self, quotas: dict[str, int] | None = None, window_ms: int = kc.RATE_WINDOW_MS) -> None:
         self.quotas = dict(DEFAULT_QUOTAS if quotas is None else quotas)
         self.window_ms = window_ms
         self._windows: dict[tuple[str, str], _Window] = {}
@@ -41,10 +41,10 @@ class RateLimiter:
         reset = max(0, self.window_ms - (now_ms - win.start_ms))
         if win.used + weight > limit:
             headers = _headers(limit, limit - win.used, reset)
-            raise SimError(c.ERR_TOO_MANY_REQUESTS, "Too Many Requests", 429, headers)
+            raise SimError(kc.ERR_TOO_MANY_REQUESTS, "Too Many Requests", 429, headers)
         win.used += weight
         return _headers(limit, limit - win.used, reset)
 
 
 def _headers(limit: int, remaining: int, reset_ms: int) -> dict[str, str]:
-    return {c.HDR_RL_LIMIT: str(limit), c.HDR_RL_REMAINING: str(remaining), c.HDR_RL_RESET: str(reset_ms)}
+    return {kc.HDR_RL_LIMIT: str(limit), kc.HDR_RL_REMAINING: str(remaining), kc.HDR_RL_RESET: str(reset_ms)}

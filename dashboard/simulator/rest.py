@@ -20,8 +20,10 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from dashboard.kucoin.protocol import constants as c
+from dashboard.kucoin.protocol import common as kc
+from dashboard.kucoin.protocol import futures as kf
 from dashboard.kucoin.protocol import messages as m
+from dashboard.kucoin.protocol import spot as c
 from dashboard.kucoin.protocol.numbers import fmt
 
 from .catalog import CURRENCY_NAMES
@@ -53,10 +55,10 @@ class Ctx:
         symbol = self.q("symbol") or self.body.get("symbol")
         if symbol is None:
             if required:
-                raise SimError(c.ERR_PARAMETER, "symbol is required")
+                raise SimError(kc.ERR_PARAMETER, "symbol is required")
             return None
         if symbol not in self.sim.exchange.rules:
-            raise SimError(c.ERR_PARAMETER, "Unsupported trading pair.")
+            raise SimError(kc.ERR_PARAMETER, "Unsupported trading pair.")
         return symbol
 
     def int_q(self, name: str, default: int, lo: int | None = None, hi: int | None = None) -> int:
@@ -66,9 +68,9 @@ class Ctx:
         try:
             value = int(raw)
         except ValueError:
-            raise SimError(c.ERR_PARAMETER, f"{name} must be an integer") from None
+            raise SimError(kc.ERR_PARAMETER, f"{name} must be an integer") from None
         if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise SimError(c.ERR_PARAMETER, f"{name} should be between {lo} and {hi}")
+            raise SimError(kc.ERR_PARAMETER, f"{name} should be between {lo} and {hi}")
         return value
 
 
@@ -112,7 +114,7 @@ async def get_symbols_v1(ctx: Ctx) -> list:
 async def get_symbol(ctx: Ctx) -> dict:
     rules = ctx.sim.exchange.rules.get(ctx.match("symbol"))
     if rules is None:
-        raise SimError(c.ERR_PARAMETER, "Unsupported trading pair.")
+        raise SimError(kc.ERR_PARAMETER, "Unsupported trading pair.")
     return rules.to_wire()
 
 
@@ -143,7 +145,7 @@ async def get_currencies(ctx: Ctx) -> list:
 async def get_currency(ctx: Ctx) -> dict:
     code = ctx.match("currency")
     if code not in _currencies(ctx.sim):
-        raise SimError(c.ERR_PARAMETER, "Currency not exists")
+        raise SimError(kc.ERR_PARAMETER, "Currency not exists")
     return _currency(code)
 
 
@@ -202,7 +204,7 @@ async def _book(ctx: Ctx, depth: int | None) -> dict:
     if delay := sim.faults.snapshot_delay():
         await asyncio.sleep(delay)
     if sim.faults.snapshot_5xx():
-        raise SimError(c.ERR_INTERNAL, "Internal Server Error", 500)
+        raise SimError(kc.ERR_INTERNAL, "Internal Server Error", 500)
     # Read after any delay: the snapshot and its sequence come from one synchronous engine read.
     seq, bids, asks = sim.exchange.snapshot(symbol, depth)
     return {"time": sim.now_ms(), "sequence": str(seq),
@@ -231,7 +233,7 @@ async def get_candles(ctx: Ctx) -> list:
     symbol = ctx.symbol()
     type_ = ctx.q("type")
     if type_ not in c.CANDLE_TYPES:
-        raise SimError(c.ERR_PARAMETER, f"type should be one of {', '.join(c.CANDLE_TYPES)}")
+        raise SimError(kc.ERR_PARAMETER, f"type should be one of {', '.join(c.CANDLE_TYPES)}")
     start = ctx.int_q("startAt", 0, lo=0)
     end = ctx.int_q("endAt", 0, lo=0) or (ctx.sim.now_ms() // 1000 + 1)
     rows = ctx.sim.market.candles(symbol, type_, start, end, c.MAX_CANDLES_PER_REQUEST)
@@ -276,7 +278,7 @@ async def get_account(ctx: Ctx) -> dict:
     for a in _accounts(ctx):
         if a["id"] == ctx.match("account_id"):
             return {k: a[k] for k in ("currency", "balance", "available", "holds")}
-    raise SimError(c.ERR_PARAMETER, "account not exist")
+    raise SimError(kc.ERR_PARAMETER, "account not exist")
 
 
 async def get_hf_opened(ctx: Ctx) -> bool:
@@ -306,7 +308,7 @@ async def get_base_fee(ctx: Ctx) -> dict:
 async def get_trade_fees(ctx: Ctx) -> list:
     symbols = (ctx.q("symbols") or "").split(",")
     if not symbols or symbols == [""] or len(symbols) > 10:
-        raise SimError(c.ERR_PARAMETER, "symbols is required (at most 10)")
+        raise SimError(kc.ERR_PARAMETER, "symbols is required (at most 10)")
     fee = fmt(ctx.sim.exchange_fee)
     return [{"symbol": s, "takerFeeRate": fee, "makerFeeRate": fee} for s in symbols
             if s in ctx.sim.exchange.rules]
@@ -430,13 +432,13 @@ async def get_hf_fills(ctx: Ctx) -> dict:
 
 async def post_order_classic(ctx: Ctx) -> dict:
     if not ctx.body.get("clientOid"):
-        raise SimError(c.ERR_PARAMETER, "validation.createOrder.clientOidIsRequired")
+        raise SimError(kc.ERR_PARAMETER, "validation.createOrder.clientOidIsRequired")
     return {"orderId": ctx.sim.exchange.place(ctx.user_id, ctx.body).id}
 
 
 async def post_order_classic_test(ctx: Ctx) -> dict:
     if not ctx.body.get("clientOid"):
-        raise SimError(c.ERR_PARAMETER, "validation.createOrder.clientOidIsRequired")
+        raise SimError(kc.ERR_PARAMETER, "validation.createOrder.clientOidIsRequired")
     return {"orderId": ctx.sim.exchange.place(ctx.user_id, ctx.body, test=True).id}
 
 
@@ -526,7 +528,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", c.PATH_UA_ACCOUNT_MODE, get_account_mode, M, 30, private=True),
     Route("GET", c.PATH_MARGIN_SYMBOLS_V3, get_margin_symbols, S, 3, private=True),
     Route("GET", c.PATH_ISOLATED_SYMBOLS, get_empty_list, S, 3, private=True),
-    Route("GET", c.PATH_FUTURES_CONTRACTS_ACTIVE, get_empty_list, P, 3),
+    Route("GET", kf.PATH_FUTURES_CONTRACTS_ACTIVE, get_empty_list, P, 3),
     Route("GET", c.PATH_BASE_FEE, get_base_fee, S, 3, private=True),
     Route("GET", c.PATH_TRADE_FEES, get_trade_fees, S, 3, private=True),
     Route("POST", c.PATH_HF_ORDERS, post_hf_order, S, 1, private=True, trade=True),
@@ -578,7 +580,7 @@ def wrap(sim: Simulator, route: Route) -> Callable[[web.Request], Awaitable[web.
         try:
             if sim.faults.rest_429():
                 # server overload style 429: no quota headers, no quota consumed (§3.1)
-                raise SimError(c.ERR_TOO_MANY_REQUESTS, "Too Many Requests", 429)
+                raise SimError(kc.ERR_TOO_MANY_REQUESTS, "Too Many Requests", 429)
             raw_body = await request.text() if request.body_exists else ""
             body = _parse_body(request, raw_body)
             user_id = None
@@ -586,7 +588,7 @@ def wrap(sim: Simulator, route: Route) -> Callable[[web.Request], Awaitable[web.
             if route.private:
                 key = sim.keys.verify(route.method, unquote(request.raw_path), request.headers, raw_body, now)
                 if route.trade and not key.can_trade:
-                    raise SimError(c.ERR_ACCESS_DENIED, "Access denied: this API key has no Spot trading "
+                    raise SimError(kc.ERR_ACCESS_DENIED, "Access denied: this API key has no Spot trading "
                                    "permission", 401)
                 user_id = key.user_id
                 identity = user_id
@@ -610,7 +612,7 @@ def wrap(sim: Simulator, route: Route) -> Callable[[web.Request], Awaitable[web.
             raise
         except Exception:
             log.exception("simulator: unexpected failure in %s %s", route.method, route.path)
-            return json_response(m.error(c.ERR_INTERNAL, "Internal Server Error"), 500, headers)
+            return json_response(m.error(kc.ERR_INTERNAL, "Internal Server Error"), 500, headers)
 
     return handler
 
@@ -627,14 +629,14 @@ def _parse_body(request: web.Request, raw: str) -> dict[str, Any]:
         return {}
     ctype = request.headers.get("Content-Type", "application/json")
     if "json" not in ctype:
-        raise SimError(c.ERR_UNSUPPORTED_MEDIA, "Unsupported Media Type: send Content-Type: application/json",
+        raise SimError(kc.ERR_UNSUPPORTED_MEDIA, "Unsupported Media Type: send Content-Type: application/json",
                        415)
     try:
         body = json.loads(raw)
     except ValueError:
-        raise SimError(c.ERR_PARAMETER, "Request body is not valid JSON") from None
+        raise SimError(kc.ERR_PARAMETER, "Request body is not valid JSON") from None
     if not isinstance(body, dict):
-        raise SimError(c.ERR_PARAMETER, "Request body must be a JSON object")
+        raise SimError(kc.ERR_PARAMETER, "Request body must be a JSON object")
     return body
 
 
@@ -644,14 +646,14 @@ async def envelope_middleware(request: web.Request, handler) -> web.StreamRespon
     try:
         return await handler(request)
     except web.HTTPNotFound:
-        return json_response(m.error(c.ERR_NOT_FOUND, "Url Not Found"), 404)
+        return json_response(m.error(kc.ERR_NOT_FOUND, "Url Not Found"), 404)
     except web.HTTPMethodNotAllowed:
         return json_response(m.error("405000", "Method Not Allowed"), 405)
     except web.HTTPException:
         raise
     except Exception:
         log.exception("simulator: unexpected failure in %s %s", request.method, request.path)
-        return json_response(m.error(c.ERR_INTERNAL, "Internal Server Error"), 500)
+        return json_response(m.error(kc.ERR_INTERNAL, "Internal Server Error"), 500)
 
 
 def now_ms() -> int:

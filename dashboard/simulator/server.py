@@ -18,8 +18,9 @@ from decimal import Decimal
 from aiohttp import web
 
 from dashboard.aio import cancel_and_wait
-from dashboard.kucoin.protocol import constants as c
+from dashboard.kucoin.protocol import common as kc
 from dashboard.kucoin.protocol import messages as m
+from dashboard.kucoin.protocol import spot as c
 from dashboard.kucoin.protocol.numbers import fmt
 from dashboard.kucoin.protocol.signing import Credentials
 
@@ -57,8 +58,8 @@ class SimConfig:
     api_secret: str | None = None
     api_passphrase: str | None = None
     quotas: dict[str, int] | None = None
-    ping_interval_ms: int = c.PING_INTERVAL_MS
-    ping_timeout_ms: int = c.PING_TIMEOUT_MS
+    ping_interval_ms: int = kc.PING_INTERVAL_MS
+    ping_timeout_ms: int = kc.PING_TIMEOUT_MS
     faults: FaultConfig = field(default_factory=FaultConfig)
     history: bool = True  # synthetic candle history so charts start full
     depth_levels: int = 40
@@ -124,7 +125,7 @@ class Simulator:
                 raise ValueError("body must be a JSON object of fault name -> value")
             self.faults.set(**changes)
         except (ValueError, TypeError) as exc:
-            return rest.json_response(m.error(c.ERR_PARAMETER, str(exc)), 400)
+            return rest.json_response(m.error(kc.ERR_PARAMETER, str(exc)), 400)
         return await self._get_faults(request)
 
     async def _post_expire_tokens(self, request: web.Request) -> web.Response:
@@ -137,7 +138,7 @@ class Simulator:
             if rate < 0:
                 raise ValueError
         except (ValueError, KeyError, TypeError):
-            return rest.json_response(m.error(c.ERR_PARAMETER, 'body must be {"rate_per_s": number >= 0}'), 400)
+            return rest.json_response(m.error(kc.ERR_PARAMETER, 'body must be {"rate_per_s": number >= 0}'), 400)
         self.flow.rate_per_s = rate
         return rest.json_response(m.ok({"rate_per_s": rate}))
 

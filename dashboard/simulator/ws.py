@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from aiohttp import WSMsgType, web
 
 from dashboard.aio import cancel_and_wait
-from dashboard.kucoin.protocol import constants as c
+from dashboard.kucoin.protocol import common as kc
 from dashboard.kucoin.protocol import messages as m
+from dashboard.kucoin.protocol import spot as c
 
 from .faults import Faults
 
@@ -58,10 +59,10 @@ class Connection:
 class WsHub:
     """Tokens, live connections and the topic -> connections index."""
 
-    def __init__(self, symbols: set[str], faults: Faults, *, ping_interval_ms: int = c.PING_INTERVAL_MS,
-                 ping_timeout_ms: int = c.PING_TIMEOUT_MS, max_topics_per_request: int = c.MAX_TOPICS_PER_SUBSCRIBE,
-                 max_topics_per_connection: int = c.MAX_TOPICS_PER_CONNECTION,
-                 max_msgs_per_10s: int = c.MAX_CLIENT_MESSAGES_PER_10S, max_backlog: int = 100_000) -> None:
+    def __init__(self, symbols: set[str], faults: Faults, *, ping_interval_ms: int = kc.PING_INTERVAL_MS,
+                 ping_timeout_ms: int = kc.PING_TIMEOUT_MS, max_topics_per_request: int = kc.MAX_TOPICS_PER_SUBSCRIBE,
+                 max_topics_per_connection: int = kc.MAX_TOPICS_PER_CONNECTION,
+                 max_msgs_per_10s: int = kc.MAX_CLIENT_MESSAGES_PER_10S, max_backlog: int = 100_000) -> None:
         self.symbols = symbols
         self.faults = faults
         self.ping_interval_ms = ping_interval_ms
@@ -240,10 +241,10 @@ class WsHub:
             conn.send(_dumps(m.ws_error(req_id, 509, "exceed max permits per second")))
             return
         kind = msg.get("type")
-        if kind == c.WS_TYPE_PING:
+        if kind == kc.WS_TYPE_PING:
             conn.send(_dumps(m.pong(req_id)))
-        elif kind in (c.WS_TYPE_SUBSCRIBE, c.WS_TYPE_UNSUBSCRIBE):
-            self._on_subscription(conn, req_id, msg, kind == c.WS_TYPE_SUBSCRIBE)
+        elif kind in (kc.WS_TYPE_SUBSCRIBE, kc.WS_TYPE_UNSUBSCRIBE):
+            self._on_subscription(conn, req_id, msg, kind == kc.WS_TYPE_SUBSCRIBE)
         else:
             self.frames_malformed += 1
             conn.send(_dumps(m.ws_error(req_id, 415, "type is not supported")))

@@ -23,7 +23,7 @@ from dashboard.aio import cancel_and_wait
 from dashboard.domain.models import Balance, Fill, Instrument, Order, OrderRequest, OrderStatus, OrderType
 from dashboard.kucoin.common.errors import KucoinError, KucoinProtocolError
 from dashboard.kucoin.common.ws import KucoinWebSocket
-from dashboard.kucoin.protocol import constants as c
+from dashboard.kucoin.protocol import spot as c
 
 from . import parse
 from .gateway import OrderGateway, RiskLimits, Submitted, to_wire

@@ -28,7 +28,7 @@ from dashboard.domain.models import BookSnapshot, Candle, FeedState, FeedStatus,
 from dashboard.kucoin.common.errors import KucoinError, KucoinProtocolError
 from dashboard.kucoin.common.retry import backoff
 from dashboard.kucoin.common.ws import ConnState, KucoinWebSocket
-from dashboard.kucoin.protocol import constants as c
+from dashboard.kucoin.protocol import spot as c
 
 from . import parse
 from .book_sync import FALLBACK, L2Router

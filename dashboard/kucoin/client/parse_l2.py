@@ -17,7 +17,7 @@ from typing import NamedTuple
 import orjson
 
 from dashboard.kucoin.common.errors import KucoinProtocolError
-from dashboard.kucoin.protocol.constants import SUBJECT_L2UPDATE
+from dashboard.kucoin.protocol.spot import SUBJECT_L2UPDATE
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError

@@ -37,7 +37,8 @@ from dashboard.kucoin.common.errors import (
 )
 from dashboard.kucoin.common.ratelimit import POOL_MANAGEMENT, POOL_PUBLIC, POOL_SPOT, RateLimiter
 from dashboard.kucoin.common.retry import backoff, is_retryable
-from dashboard.kucoin.protocol import constants as c
+from dashboard.kucoin.protocol import common as kc
+from dashboard.kucoin.protocol import spot as c
 from dashboard.kucoin.protocol.signing import Credentials, mask
 
 from . import parse
@@ -148,7 +149,7 @@ class KucoinRestClient:
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
         if private and self._credentials is None:
-            raise KucoinAuthError(c.ERR_AUTH_HEADER_MISSING, "no API credentials configured", 0)
+            raise KucoinAuthError(kc.ERR_AUTH_HEADER_MISSING, "no API credentials configured", 0)
         query = build_query(params)
         path_with_query = f"{path}?{query}" if query else path
         body_text = "" if body is None else json.dumps(body, separators=(",", ":"), ensure_ascii=False)
@@ -162,7 +163,7 @@ class KucoinRestClient:
                 await self.limiter.acquire(pool, weight)
                 return await self._send(method, path_with_query, body_text, private, pool)
             except KucoinAuthError as exc:
-                if exc.code != c.ERR_TIMESTAMP or not private or resynced:
+                if exc.code != kc.ERR_TIMESTAMP or not private or resynced:
                     raise
                 resynced = True  # §2.4: re-measure the offset and try this call once more
                 log.warning("KuCoin rejected the timestamp of %s %s; re-syncing the clock", method, path)
@@ -209,7 +210,7 @@ class KucoinRestClient:
                 raise KucoinHTTPError(status, text)
             raise KucoinProtocolError(f"response without a KuCoin envelope: {text[:200]!r}")
         code = str(payload["code"])
-        if code == c.SUCCESS_CODE:
+        if code == kc.SUCCESS_CODE:
             self.limiter.update(pool, headers)
             return payload.get("data")
         msg = str(payload.get("msg") or "")
@@ -336,7 +337,7 @@ class KucoinRestClient:
             data = await self.request("GET", path, params={"symbol": symbol}, private=True, pool=POOL_SPOT,
                                       weight=2)
         except KucoinAPIError as exc:
-            if exc.code == c.ERR_PARAMETER and any(hint in exc.msg.lower() for hint in _NOT_FOUND_HINTS):
+            if exc.code == kc.ERR_PARAMETER and any(hint in exc.msg.lower() for hint in _NOT_FOUND_HINTS):
                 return None
             raise
         return None if data is None else parse.parse_order(data)

@@ -19,7 +19,7 @@ Callers branch on type or ``code``, never on ``str(exc)``.
 
 from __future__ import annotations
 
-from dashboard.kucoin.protocol import constants as c
+from dashboard.kucoin.protocol import common as kc
 
 
 class KucoinError(Exception):
@@ -50,17 +50,17 @@ class KucoinAPIError(KucoinError):
 
 
 AUTH_EXPLANATIONS = {
-    c.ERR_AUTH_HEADER_MISSING: "a required KC-API header is missing: this call needs an API key",
-    c.ERR_TIMESTAMP: "the request time differs from KuCoin's clock by more than 5 seconds; "
+    kc.ERR_AUTH_HEADER_MISSING: "a required KC-API header is missing: this call needs an API key",
+    kc.ERR_TIMESTAMP: "the request time differs from KuCoin's clock by more than 5 seconds; "
                      "check the machine's clock (the client re-syncs and retries once)",
-    c.ERR_KEY_NOT_EXISTS: "the API key does not exist (check KUCOIN_API_KEY, and that it is a spot key)",
-    c.ERR_PASSPHRASE: "the API passphrase is wrong (check KUCOIN_API_PASSPHRASE)",
-    c.ERR_SIGNATURE: "the request signature is invalid (check KUCOIN_API_SECRET)",
-    c.ERR_IP_NOT_WHITELISTED: "this machine's IP address is not on the API key's whitelist",
-    c.ERR_ACCESS_DENIED: "the API key lacks the permission for this call (e.g. no Spot trading permission); "
+    kc.ERR_KEY_NOT_EXISTS: "the API key does not exist (check KUCOIN_API_KEY, and that it is a spot key)",
+    kc.ERR_PASSPHRASE: "the API passphrase is wrong (check KUCOIN_API_PASSPHRASE)",
+    kc.ERR_SIGNATURE: "the request signature is invalid (check KUCOIN_API_SECRET)",
+    kc.ERR_IP_NOT_WHITELISTED: "this machine's IP address is not on the API key's whitelist",
+    kc.ERR_ACCESS_DENIED: "the API key lacks the permission for this call (e.g. no Spot trading permission); "
                          "enable it on KuCoin's API management page",
     "400008": "this endpoint needs a newer (V3) API key",
-    c.ERR_KEY_VERSION: "KC-API-KEY-VERSION is invalid (use 2 or 3)",
+    kc.ERR_KEY_VERSION: "KC-API-KEY-VERSION is invalid (use 2 or 3)",
 }
 
 
@@ -98,18 +98,18 @@ class BookSequenceGap(KucoinError):
         self.received = received
 
 
-ORDER_REJECT_CODES = frozenset({c.ERR_PARAMETER, c.ERR_FUNDS_BELOW_MIN, "600101", c.ERR_BALANCE_INSUFFICIENT,
-                                c.ERR_TOO_MANY_ORDERS, "200001", c.ERR_SYMBOL_NOT_AVAILABLE, "600203",
-                                c.ERR_SYMBOL_NOT_EXISTS})
+ORDER_REJECT_CODES = frozenset({kc.ERR_PARAMETER, kc.ERR_FUNDS_BELOW_MIN, "600101", kc.ERR_BALANCE_INSUFFICIENT,
+                                kc.ERR_TOO_MANY_ORDERS, "200001", kc.ERR_SYMBOL_NOT_AVAILABLE, "600203",
+                                kc.ERR_SYMBOL_NOT_EXISTS})
 
 
 def api_error(code: str, msg: str, http_status: int, retry_after_s: float = 1.0) -> KucoinAPIError:
     """The right subclass for a KuCoin error code."""
-    if code in c.AUTH_ERROR_CODES:
+    if code in kc.AUTH_ERROR_CODES:
         return KucoinAuthError(code, msg, http_status)
-    if code in c.RATE_LIMIT_CODES or (code == "200002" and "too many" in msg.lower()):
+    if code in kc.RATE_LIMIT_CODES or (code == "200002" and "too many" in msg.lower()):
         return KucoinRateLimitError(code, msg, http_status, retry_after_s)
-    if code in (c.ERR_INTERNAL, c.ERR_BUSY, "504000", "230005"):
+    if code in (kc.ERR_INTERNAL, kc.ERR_BUSY, "504000", "230005"):
         return KucoinServerError(code, msg, http_status)
     if code in ORDER_REJECT_CODES:
         return KucoinOrderRejected(code, msg, http_status)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from dashboard.kucoin.protocol import constants as c
+from dashboard.kucoin.protocol import common as kc
 
 POOL_PUBLIC = "public"
 POOL_SPOT = "spot"
@@ -89,9 +89,9 @@ class RateLimiter:
         """Take the quota headers of a successful (non-429) response into account."""
         st = self.state(pool)
         st.strikes = 0
-        limit = _header_int(headers, c.HDR_RL_LIMIT)
-        remaining = _header_int(headers, c.HDR_RL_REMAINING)
-        reset_ms = _header_int(headers, c.HDR_RL_RESET)
+        limit = _header_int(headers, kc.HDR_RL_LIMIT)
+        remaining = _header_int(headers, kc.HDR_RL_REMAINING)
+        reset_ms = _header_int(headers, kc.HDR_RL_RESET)
         if limit is not None:
             st.limit = limit
         if remaining is not None and reset_ms is not None:
@@ -101,11 +101,11 @@ class RateLimiter:
     def on_rate_limited(self, pool: str, headers: Mapping[str, str]) -> float:
         """A 429000 arrived: block the pool and return how long (the error's ``retry_after_s``)."""
         st = self.state(pool)
-        reset_ms = _header_int(headers, c.HDR_RL_RESET)
+        reset_ms = _header_int(headers, kc.HDR_RL_RESET)
         if reset_ms is not None:
             delay = reset_ms / 1000
             st.remaining = 0
-            limit = _header_int(headers, c.HDR_RL_LIMIT)
+            limit = _header_int(headers, kc.HDR_RL_LIMIT)
             st.limit = limit if limit is not None else st.limit
             st.reset_at = self._clock() + delay
         else:  # overload 429 without quota headers (§3.1): back off, doubling per strike

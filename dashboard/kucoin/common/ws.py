@@ -26,8 +26,9 @@ import aiohttp
 import orjson
 
 from dashboard.aio import cancel_and_wait
-from dashboard.kucoin.protocol import constants as c
+from dashboard.kucoin.protocol import common as kc
 from dashboard.kucoin.protocol import messages as m
+from dashboard.kucoin.protocol import spot as c
 
 from .errors import KucoinError, KucoinProtocolError
 from .retry import backoff
@@ -78,8 +79,8 @@ class KucoinWebSocket:
                  on_frame: Callable[[str], None] | None = None,
                  on_connected: Callable[[], None] | None = None,
                  on_disconnected: Callable[[str], None] | None = None,
-                 max_topics_per_request: int = c.MAX_TOPICS_PER_SUBSCRIBE,
-                 max_topics_per_connection: int = c.MAX_TOPICS_PER_CONNECTION,
+                 max_topics_per_request: int = kc.MAX_TOPICS_PER_SUBSCRIBE,
+                 max_topics_per_connection: int = kc.MAX_TOPICS_PER_CONNECTION,
                  welcome_timeout_s: float = 5.0, ack_timeout_s: float = 5.0, connect_timeout_s: float = 10.0,
                  backoff_base_s: float = 0.25, backoff_cap_s: float = 10.0, rng: random.Random | None = None,
                  name: str = "kucoin-ws") -> None:
@@ -105,8 +106,8 @@ class KucoinWebSocket:
         self._pending: dict[str, asyncio.Future] = {}
         self._ids = itertools.count(1)
         self._connected = asyncio.Event()
-        self._ping_interval_s = c.PING_INTERVAL_MS / 1000
-        self._ping_timeout_s = c.PING_TIMEOUT_MS / 1000
+        self._ping_interval_s = kc.PING_INTERVAL_MS / 1000
+        self._ping_timeout_s = kc.PING_TIMEOUT_MS / 1000
         self._ping_sent: dict[str, float] = {}
         self._kick = asyncio.Event()
 
@@ -244,8 +245,8 @@ class KucoinWebSocket:
         self.state = ConnState.CONNECTING
         bullet = await self._fetch_bullet(self.private)  # a fresh token on every attempt
         server = bullet["instanceServers"][0]
-        self._ping_interval_s = server.get("pingInterval", c.PING_INTERVAL_MS) / 1000
-        self._ping_timeout_s = server.get("pingTimeout", c.PING_TIMEOUT_MS) / 1000
+        self._ping_interval_s = server.get("pingInterval", kc.PING_INTERVAL_MS) / 1000
+        self._ping_timeout_s = server.get("pingTimeout", kc.PING_TIMEOUT_MS) / 1000
         connect_id = f"{time.time_ns()}{self._rng.randrange(1000):03d}"
         sep = "&" if "?" in server["endpoint"] else "?"
         url = f"{server['endpoint']}{sep}token={bullet['token']}&connectId={connect_id}"
@@ -255,9 +256,9 @@ class KucoinWebSocket:
         if msg.type != aiohttp.WSMsgType.TEXT:
             raise KucoinProtocolError(f"expected welcome, got {msg.type.name}")
         frame = orjson.loads(msg.data)
-        if frame.get("type") == c.WS_TYPE_ERROR:
+        if frame.get("type") == kc.WS_TYPE_ERROR:
             raise KucoinProtocolError(f"connection refused: {frame.get('code')} {frame.get('data')}")
-        if frame.get("type") != c.WS_TYPE_WELCOME:
+        if frame.get("type") != kc.WS_TYPE_WELCOME:
             raise KucoinProtocolError(f"expected welcome, got {frame.get('type')!r}")
         self.stats.connects += 1
         self.stats.last_connect_id = connect_id
@@ -329,18 +330,18 @@ class KucoinWebSocket:
             self.stats.bad_frames += 1
             log.warning("%s: malformed frame ignored: %.200s", self.name, text)
             return
-        if kind == c.WS_TYPE_MESSAGE:
+        if kind == kc.WS_TYPE_MESSAGE:
             self.on_frame(text)
-        elif kind == c.WS_TYPE_PONG:
+        elif kind == kc.WS_TYPE_PONG:
             self.stats.pongs += 1
             sent = self._ping_sent.pop(str(frame.get("id")), None)
             if sent is not None:
                 self.stats.ping_rtt_ms = (time.monotonic() - sent) * 1000
-        elif kind == c.WS_TYPE_ACK:
+        elif kind == kc.WS_TYPE_ACK:
             fut = self._pending.get(str(frame.get("id")))
             if fut is not None and not fut.done():
                 fut.set_result(True)
-        elif kind == c.WS_TYPE_ERROR:
+        elif kind == kc.WS_TYPE_ERROR:
             req_id = str(frame.get("id"))
             fut = self._pending.get(req_id)
             code, text_ = frame.get("code", 0), str(frame.get("data", ""))
@@ -351,7 +352,7 @@ class KucoinWebSocket:
                 log.warning("%s: server error %s: %s", self.name, code, text_)
                 if code in (401, 400) and ("token" in text_ or "ping timeout" in text_):
                     self.reconnect(text_)
-        elif kind == c.WS_TYPE_WELCOME:
+        elif kind == kc.WS_TYPE_WELCOME:
             pass
         else:
             self.stats.bad_frames += 1

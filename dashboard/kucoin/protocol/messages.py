@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .constants import (
+from .common import (
     SUCCESS_CODE,
     WS_TYPE_ACK,
     WS_TYPE_ERROR,

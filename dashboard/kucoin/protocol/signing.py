@@ -11,14 +11,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 
-from .constants import (
-    HDR_KEY,
-    HDR_KEY_VERSION,
-    HDR_PASSPHRASE,
-    HDR_SIGN,
-    HDR_TIMESTAMP,
-    SUPPORTED_KEY_VERSIONS,
-)
+from .common import HDR_KEY, HDR_KEY_VERSION, HDR_PASSPHRASE, HDR_SIGN, HDR_TIMESTAMP, SUPPORTED_KEY_VERSIONS
 
 
 def _b64_hmac(secret: str, message: str) -> str:
