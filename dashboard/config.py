@@ -62,12 +62,10 @@ def settings_from_env(env: Mapping[str, str] | None = None, args: Sequence[str] 
         raise SettingsError(f"KUCOIN_MODE must be one of {', '.join(MODES)}, not {mode!r}")
     symbols = tuple(s.strip().upper() for s in env.get("KUCOIN_SYMBOLS", ",".join(DEFAULT_SYMBOLS)).split(",")
                     if s.strip())
-    creds = None
-    key, secret, passphrase = (env.get(f"KUCOIN_API_{n}") for n in ("KEY", "SECRET", "PASSPHRASE"))
-    if any((key, secret, passphrase)) and not all((key, secret, passphrase)):
-        raise SettingsError("set all three of KUCOIN_API_KEY, KUCOIN_API_SECRET and KUCOIN_API_PASSPHRASE, or none")
-    if key and secret and passphrase:
-        creds = Credentials(key, secret, passphrase, env.get("KUCOIN_API_KEY_VERSION", "2"))
+    try:
+        creds = Credentials.from_env(env)
+    except ValueError as exc:  # partial keys, or an unsupported key version: say which
+        raise SettingsError(str(exc)) from None
     trading = True if mode != "live" else env.get("KUCOIN_ENABLE_TRADING", "") == "1"
     cap = env.get("KUCOIN_MAX_NOTIONAL", "50000")
     replay_path = env.get("KUCOIN_REPLAY") or None

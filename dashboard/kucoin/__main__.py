@@ -23,13 +23,6 @@ from dashboard.kucoin.protocol.spot import SPOT_REST_URL
 from .verify import BookVerifier
 
 
-def credentials_from_env() -> Credentials | None:
-    key, secret, passphrase = (os.environ.get(f"KUCOIN_API_{n}") for n in ("KEY", "SECRET", "PASSPHRASE"))
-    if key and secret and passphrase:
-        return Credentials(key, secret, passphrase, os.environ.get("KUCOIN_API_KEY_VERSION", "2"))
-    return None
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dashboard.kucoin", description="KuCoin adapter tools")
     sub = p.add_subparsers(dest="command", required=True)
@@ -45,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def verify_book(args: argparse.Namespace) -> dict:
-    creds = None if args.public else credentials_from_env()
+    creds = None if args.public else Credentials.from_env(os.environ)
     async with aiohttp.ClientSession() as session:
         rest = KucoinRestClient(args.url, creds, session=session)
         verifier = BookVerifier(rest, args.symbol, session=session, check_every_s=args.every)

@@ -16,13 +16,14 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 
 import aiohttp
 
-from dashboard.kucoin.__main__ import credentials_from_env
 from dashboard.kucoin.client.feed import KucoinMarketFeed
 from dashboard.kucoin.client.rest import KucoinRestClient
+from dashboard.kucoin.protocol.signing import Credentials
 from dashboard.kucoin.protocol.spot import SPOT_REST_URL
 
 from .format import RecordingError
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def record(args: argparse.Namespace) -> dict:
     symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
-    creds = None if args.public else credentials_from_env()
+    creds = None if args.public else Credentials.from_env(os.environ)
     recorder = Recorder(args.out, source=args.url, symbols=symbols)
     async with aiohttp.ClientSession() as session:
         rest = KucoinRestClient(args.url, creds, session=session)

@@ -11,7 +11,7 @@ import param
 from dashboard.config import Settings
 from dashboard.hub import MarketHub
 
-from .base import BG, MUTED, PANEL_BG, TEXT, SessionClock
+from .base import BG, MUTED, PANEL_BG, TEXT, RateGate, SessionClock
 from .health import FeedHealth, ModeBanner
 from .market import CandleChart, DepthChart, MarketHeader, OrderBookLadder, TradeTape
 from .trading import Balances, Fills, KillSwitch, OpenOrders, OrderTicket
@@ -43,12 +43,11 @@ class _OwnOrders:
 
     def __init__(self, hub: MarketHub, ladder: OrderBookLadder) -> None:
         self.hub, self.ladder = hub, ladder
-        self._due = 0.0
+        self._gate = RateGate()
 
     def tick(self, now: float) -> None:
-        if now < self._due or self.hub.account is None:
+        if self.hub.account is None or not self._gate.due(now, self.rate_hz):
             return
-        self._due = now + 1 / self.rate_hz
         prices = {o.price for o in self.hub.account.open_orders() if o.symbol == self.ladder.symbol}
         if prices != self.ladder.own_prices:
             self.ladder.own_prices = prices

@@ -85,6 +85,30 @@ class LiveHTML(pn.viewable.Viewer):
         return self._pane
 
 
+class RateGate:
+    """The one render-rate gate: ``due(now, rate_hz)`` is True when a turn has come, and books the next.
+
+    Every hub-driven component and the session's small pollers ask it, instead of each keeping its
+    own copy of "if now < due: return; due = now + 1 / rate".
+    """
+
+    __slots__ = ("_next_s",)
+
+    def __init__(self) -> None:
+        self._next_s = 0.0
+
+    def due(self, now: float | None, rate_hz: float) -> bool:
+        now = time.monotonic() if now is None else now
+        if now < self._next_s:
+            return False
+        self._next_s = now + 1.0 / rate_hz
+        return True
+
+    def reset(self) -> None:
+        """The next ``due`` is True whatever the time (new symbol, new data to show)."""
+        self._next_s = 0.0
+
+
 class LiveComponent(pn.viewable.Viewer):
     """Base of the hub-driven components: ``update(view)`` is called at ``rate_hz`` with the newest view."""
 
@@ -96,16 +120,14 @@ class LiveComponent(pn.viewable.Viewer):
         super().__init__(**params)
         self.hub = hub
         self._shown_version = -1
-        self._due = 0.0
+        self._gate = RateGate()
         self._callback = None
         self.renders = 0
 
     def tick(self, now: float | None = None) -> bool:
         """Render if due and if the hub has something newer; returns True when it rendered."""
-        now = time.monotonic() if now is None else now
-        if now < self._due:
+        if not self._due(now):
             return False
-        self._due = now + 1.0 / self.rate_hz
         view = self.hub.view(self.symbol)
         if view is None:
             return False
@@ -119,6 +141,10 @@ class LiveComponent(pn.viewable.Viewer):
         self.renders += 1
         return True
 
+    def _due(self, now: float | None) -> bool:
+        """This component's turn at ``rate_hz`` (see ``RateGate``)."""
+        return self._gate.due(now, self.rate_hz)
+
     def _always_render(self) -> bool:
         return False
 
@@ -128,7 +154,7 @@ class LiveComponent(pn.viewable.Viewer):
     @param.depends("symbol", watch=True)
     def _on_symbol(self) -> None:
         self._shown_version = -1
-        self._due = 0.0
+        self._gate.reset()
         self.reset()
 
     def reset(self) -> None:

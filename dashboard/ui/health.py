@@ -7,7 +7,6 @@ never ``kucoin`` or ``simulator``.
 from __future__ import annotations
 
 import html
-import time
 
 import panel as pn
 import param
@@ -65,10 +64,8 @@ class FeedHealth(LiveComponent):
 
     def tick(self, now: float | None = None) -> bool:
         """At ``rate_hz``: read the feed's status (process-wide, whether or not a symbol is watched)."""
-        now = time.monotonic() if now is None else now
-        if now < self._due:
+        if not self._due(now):
             return False
-        self._due = now + 1.0 / self.rate_hz
         self.show(self.hub.feed.status())
         return True
 

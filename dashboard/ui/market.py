@@ -176,7 +176,8 @@ class DepthChart(LiveComponent):
 
     @param.depends("span_pct", watch=True)
     def _on_span(self) -> None:
-        self._shown_version, self._due = -1, 0.0  # re-render on the next tick even if the book did not move
+        self._shown_version = -1
+        self._gate.reset()  # re-render on the next tick even if the book did not move
 
     @param.depends("stale", watch=True)
     def _on_stale(self) -> None:
@@ -341,7 +342,8 @@ class OrderBookLadder(LiveComponent):
 
     @param.depends("group", "rows", "own_prices", "stale", watch=True)
     def _invalidate(self) -> None:
-        self._shown_version, self._due = -1, 0.0
+        self._shown_version = -1
+        self._gate.reset()
         self.plot.height = self._height()
         view = self.hub.view(self.symbol)
         self._set_title(view.instrument if view is not None else None)
@@ -462,7 +464,8 @@ class TradeTape(LiveComponent):
 
     def reset(self) -> None:
         self._shown_total, self._seq = None, 0
-        self._shown_version, self._due = -1, 0.0
+        self._shown_version = -1
+        self._gate.reset()
         self.source.data = {k: [] for k in TAPE_COLUMNS}
         self.plot.y_range.update(start=0.5 - self.rows, end=0.5)
         self.title.object = _title_html("Trades", self.symbol, self.stale)
@@ -569,7 +572,8 @@ class CandleChart(LiveComponent):
     def _on_interval(self) -> None:
         self._bars.glyph.width = self._vol.glyph.width = self._width()
         self.reset()
-        self._shown_version, self._due = -1, 0.0
+        self._shown_version = -1
+        self._gate.reset()
 
     @param.depends("stale", watch=True)
     def _on_stale(self) -> None:
@@ -638,7 +642,8 @@ class MarketHeader(LiveComponent):
 
     @param.depends("stale", watch=True)
     def _on_stale(self) -> None:
-        self._shown_version, self._due = -1, 0.0
+        self._shown_version = -1
+        self._gate.reset()
 
     def reset(self) -> None:
         self.pane.object = self._html(None)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -497,10 +496,8 @@ class AccountComponent(LiveComponent):
 
     def tick(self, now: float | None = None) -> bool:
         """Read the account at ``rate_hz``; re-render only when the rows changed (version = hash of rows)."""
-        now = time.monotonic() if now is None else now
-        if now < self._due:
+        if not self._due(now):
             return False
-        self._due = now + 1.0 / self.rate_hz
         account = self.hub.account
         try:
             rows = tuple(self._rows(account)) if account is not None else ()
@@ -518,7 +515,7 @@ class AccountComponent(LiveComponent):
 
     def refresh(self) -> None:
         """Re-read now (after an action)."""
-        self._due = 0.0
+        self._gate.reset()
         self.tick()
 
     def _rows(self, account) -> Sequence[tuple[str, ...]]:  # pragma: no cover - abstract
@@ -671,10 +668,8 @@ class KillSwitch(LiveComponent):
 
     def tick(self, now: float | None = None) -> bool:
         """Pick up a kill fired in another session (the account is shared by the process)."""
-        now = time.monotonic() if now is None else now
-        if now < self._due:
+        if not self._due(now):
             return False
-        self._due = now + 1.0 / self.rate_hz
         if not self.engaged and getattr(self.hub.account, "kill_switch", False):
             self._engage("kill switch engaged (by another session)")
             return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .common import HDR_KEY, HDR_KEY_VERSION, HDR_PASSPHRASE, HDR_SIGN, HDR_TIMESTAMP, SUPPORTED_KEY_VERSIONS
@@ -64,6 +65,20 @@ class Credentials:
         return f"Credentials(key={mask(self.key)!r}, key_version={self.key_version!r})"
 
     __str__ = __repr__
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Credentials | None:
+        """The one reader of ``KUCOIN_API_KEY``/``_SECRET``/``_PASSPHRASE`` (and ``_KEY_VERSION``).
+
+        None when none of the three is set; ``ValueError`` naming the variables when only some are.
+        """
+        key, secret, passphrase = (env.get(f"KUCOIN_API_{n}") for n in ("KEY", "SECRET", "PASSPHRASE"))
+        if not any((key, secret, passphrase)):
+            return None
+        if not (key and secret and passphrase):
+            raise ValueError("set all three of KUCOIN_API_KEY, KUCOIN_API_SECRET and "
+                             "KUCOIN_API_PASSPHRASE, or none")
+        return cls(key, secret, passphrase, env.get("KUCOIN_API_KEY_VERSION", "2"))
 
     def headers(self, timestamp_ms: int, method: str, path_with_query: str, body: str = "") -> dict[str, str]:
         """All private-request headers for one call."""
