@@ -41,7 +41,8 @@ class SymbolV2(TypedDict):
 
 
 class OrderBookSnapshot(TypedDict):
-    """level2_20 / level2_100 / v3 full: {"time":ms,"sequence":"1461...","bids":[[p,s]],"asks":[[p,s]]}"""
+    """level2_20 / level2_100 / v3 full:
+    {"time":ms,"sequence":"1461...","bids":[[p,s]],"asks":[[p,s]]}"""
 
     time: int
     sequence: str
@@ -98,14 +99,24 @@ class TradeHistory(TypedDict):
 
 
 class TickerData(TypedDict):
-    bestAsk: str
-    bestAskSize: str
-    bestBid: str
-    bestBidSize: str
-    price: str
+    """/market/ticker data (§7.2); a side with no order is null, as is a last trade not yet made."""
+
+    bestAsk: str | None
+    bestAskSize: str | None
+    bestBid: str | None
+    bestBidSize: str | None
+    price: str | None
     sequence: str
-    size: str
+    size: str | None
     time: int
+
+
+class Level1Data(TypedDict):
+    """/spotMarket/level1 data (§7.5): flat [price, size] pairs, empty when that side is empty."""
+
+    asks: PriceLevel
+    bids: PriceLevel
+    timestamp: int
 
 
 class CandleData(TypedDict):
@@ -130,7 +141,7 @@ class BulletData(TypedDict):
 
 
 class OrderChange(TypedDict):
-    """/spotMarket/tradeOrdersV2 data (§7.8)."""
+    """/spotMarket/tradeOrdersV2 data (§7.8); ``ts`` in ns, ``orderTime`` in ms."""
 
     symbol: str
     orderType: str
@@ -141,6 +152,7 @@ class OrderChange(TypedDict):
     status: str
     orderTime: int
     originSize: str
+    originFunds: NotRequired[str]  # market orders by funds
     size: NotRequired[str]
     filledSize: NotRequired[str]
     remainSize: NotRequired[str]
