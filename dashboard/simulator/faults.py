@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 
 @dataclass(slots=True)
@@ -24,8 +24,8 @@ class FaultConfig:
     snapshot_5xx: float = 0.0  # an order-book snapshot answered 500000
     snapshot_delay_s: float = 0.0  # extra latency on every order-book snapshot
     token_ttl_s: float = 24 * 3600.0  # bullet token lifetime; connections are closed when it ends
-    order_lost_request: float = 0.0  # an order request is dropped unprocessed (the client sees a reset)
-    order_lost_response: float = 0.0  # an order is processed but the connection drops before the answer
+    order_lost_request: float = 0.0  # an order request is dropped unprocessed (client sees a reset)
+    order_lost_response: float = 0.0  # processed, but the connection drops before the answer
     order_delay_s: float = 0.0  # extra latency on order placement answers, after processing
     order_slow: float = 1.0  # share of order placements that get order_delay_s (1 = every one)
 
@@ -39,7 +39,8 @@ FAULT_NAMES = tuple(f.name for f in fields(FaultConfig))
 
 class Faults:
     def __init__(self, config: FaultConfig | None = None, seed: int = 1) -> None:
-        self.config = config or FaultConfig()
+        # A copy: run-time changes must not write back into the caller's (start-up) config.
+        self.config = replace(config) if config is not None else FaultConfig()
         self.rng = random.Random(seed)
         self.counts: Counter[str] = Counter()
 
@@ -87,13 +88,15 @@ class Faults:
         return self._hit("snapshot_5xx", self.config.snapshot_5xx)
 
     def snapshot_delay(self) -> float:
-        """Seconds to hold one order-book snapshot back (counted as "snapshot_delay" when non-zero)."""
+        """Seconds to hold one order-book snapshot back (counted as "snapshot_delay" if > 0)."""
         delay = self.config.snapshot_delay_s
         if delay > 0:
             self.counts["snapshot_delay"] += 1
         return delay
 
     def order_delay(self) -> float:
-        """Seconds to hold one order placement's answer back: order_delay_s for an order_slow share."""
+        """Seconds to hold one order placement's answer back: order_delay_s, for an order_slow
+        share of placements."""
         cfg = self.config
-        return cfg.order_delay_s if cfg.order_delay_s > 0 and self._hit("order_delay", cfg.order_slow) else 0.0
+        slow = cfg.order_delay_s > 0 and self._hit("order_delay", cfg.order_slow)
+        return cfg.order_delay_s if slow else 0.0

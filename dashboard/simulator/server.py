@@ -2,7 +2,9 @@
 
 ``async with Simulator(SimConfig(port=0)) as sim:`` serves on 127.0.0.1 and exposes
 ``sim.base_url`` and the funded demo credentials ``sim.demo``; ``sim.faults.set(...)`` switches
-faults at run time.
+faults at run time. This module composes the parts and wires each engine event to a ``ws.py``
+publish call; the payloads come from ``events.py``, the REST handlers see the simulator only as
+``context.SimServices``. It is the only module that imports ``rest`` and ``control`` together.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import random
 import socket
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from aiohttp import web
@@ -21,16 +23,18 @@ from dashboard.aio import cancel_and_wait
 from dashboard.kucoin.protocol import common as kc
 from dashboard.kucoin.protocol import messages as m
 from dashboard.kucoin.protocol import spot as c
-from dashboard.kucoin.protocol.numbers import fmt
+from dashboard.kucoin.protocol.schemas import BalanceChange, BulletData, OrderChange
 from dashboard.kucoin.protocol.signing import Credentials
 
-from . import rest
+from . import events, rest
 from .auth import KeyStore
 from .catalog import DEFAULT_SYMBOLS, DEMO_BALANCES, SymbolRules
+from .control import SimControl
 from .engine import Exchange
 from .faults import FaultConfig, Faults
 from .flow import MarketFlow
 from .marketdata import MarketData
+from .orders import Trade
 from .ratelimit import RateLimiter
 from .ws import WsHub
 
@@ -43,12 +47,16 @@ PUSH_INTERVAL_S = 0.1
 def _demo_credentials(seed: int) -> tuple[str, str, str]:
     rng = random.Random(f"demo-key-{seed}")
     key = "".join(rng.choice("0123456789abcdef") for _ in range(24))
-    secret = "-".join("".join(rng.choice("0123456789abcdef") for _ in range(n)) for n in (8, 4, 4, 4, 12))
+    secret = "-".join("".join(rng.choice("0123456789abcdef") for _ in range(n))
+                      for n in (8, 4, 4, 4, 12))
     return key, secret, "sim-passphrase"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class SimConfig:
+    """Start-up settings (built once, e.g. by the CLI); what changes at run time lives on the
+    ``Simulator`` (``faults``, ``flow.rate_per_s``, ``clock_skew_ms``, ``status``)."""
+
     host: str = "127.0.0.1"
     port: int = 0
     seed: int = 1
@@ -79,12 +87,14 @@ class Simulator:
         self.faults = Faults(cfg.faults, seed=cfg.seed)
         self.keys = KeyStore()
         self.limiter = RateLimiter(cfg.quotas)
-        self.hub = WsHub({r.symbol for r in cfg.symbols}, self.faults, ping_interval_ms=cfg.ping_interval_ms,
+        self.hub = WsHub({r.symbol for r in cfg.symbols}, self.faults,
+                         ping_interval_ms=cfg.ping_interval_ms,
                          ping_timeout_ms=cfg.ping_timeout_ms)
         self.flow = MarketFlow(self.exchange, seed=cfg.seed, rate_per_s=cfg.rate_per_s,
                                depth_levels=cfg.depth_levels)
         key, secret, passphrase = _demo_credentials(cfg.seed)
-        self.demo = Credentials(cfg.api_key or key, cfg.api_secret or secret, cfg.api_passphrase or passphrase)
+        self.demo = Credentials(cfg.api_key or key, cfg.api_secret or secret,
+                                cfg.api_passphrase or passphrase)
         self.demo_user_id = DEMO_USER_ID
         self.exchange.add_user(DEMO_USER_ID, DEMO_BALANCES)
         self.keys.add(self.demo, DEMO_USER_ID)
@@ -107,40 +117,8 @@ class Simulator:
             app.router.add_route(route.method, route.path, rest.wrap(self, route))
         app.router.add_get("/ws", self.hub.handle)
         app.router.add_get("/ws/", self.hub.handle)
-        # Not KuCoin paths: run-time control for tests and benchmarks in another process.
-        app.router.add_get("/sim/v1/faults", self._get_faults)
-        app.router.add_post("/sim/v1/faults", self._post_faults)
-        app.router.add_post("/sim/v1/expire-tokens", self._post_expire_tokens)
-        app.router.add_post("/sim/v1/rate", self._post_rate)
+        app.router.add_routes(SimControl(self).routes())  # /sim/v1: not KuCoin paths
         return app
-
-    async def _get_faults(self, request: web.Request) -> web.Response:
-        return rest.json_response(m.ok({"config": asdict(self.faults.config), "counts": dict(self.faults.counts),
-                                        "malformedFrames": self.hub.frames_malformed}))
-
-    async def _post_faults(self, request: web.Request) -> web.Response:
-        try:
-            changes = await request.json()
-            if not isinstance(changes, dict):
-                raise ValueError("body must be a JSON object of fault name -> value")
-            self.faults.set(**changes)
-        except (ValueError, TypeError) as exc:
-            return rest.json_response(m.error(kc.ERR_PARAMETER, str(exc)), 400)
-        return await self._get_faults(request)
-
-    async def _post_expire_tokens(self, request: web.Request) -> web.Response:
-        self.hub.expire_all_tokens()
-        return rest.json_response(m.ok(True))
-
-    async def _post_rate(self, request: web.Request) -> web.Response:
-        try:
-            rate = float((await request.json())["rate_per_s"])
-            if rate < 0:
-                raise ValueError
-        except (ValueError, KeyError, TypeError):
-            return rest.json_response(m.error(kc.ERR_PARAMETER, 'body must be {"rate_per_s": number >= 0}'), 400)
-        self.flow.rate_per_s = rate
-        return rest.json_response(m.ok({"rate_per_s": rate}))
 
     def seed_market(self) -> None:
         """Fill the books and the candle history (idempotent)."""
@@ -151,8 +129,9 @@ class Simulator:
             self.flow.seed_books()
 
     def bind(self) -> str:
-        """Bind the listening socket now (synchronously) and return the base URL, so clients can be
-        configured before ``start()`` runs -- e.g. when the dashboard wires itself up at import time."""
+        """Bind the listening socket now (synchronously) and return the base URL, so clients can
+        be configured before ``start()`` runs -- e.g. when the dashboard wires itself up at
+        import time."""
         if self._sock is None:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -198,14 +177,16 @@ class Simulator:
 
     # ---- helpers used by the REST layer
     def now_ms(self) -> int:
-        """The exchange clock: wall time plus ``clock_skew_ms`` (tests shift it to exercise 400002)."""
+        """The exchange clock: wall time plus ``clock_skew_ms`` (tests shift it for 400002)."""
         return time.time_ns() // 1_000_000 + self.clock_skew_ms
 
-    def bullet(self, request: web.Request, user_id: str | None) -> dict:
+    def bullet(self, request: web.Request, user_id: str | None) -> BulletData:
+        """POST /api/v1/bullet-public|private data (§6.1): a fresh token and this server's URL."""
         scheme = "wss" if request.secure else "ws"
         return {"token": self.hub.issue_token(user_id),
-                "instanceServers": [{"endpoint": f"{scheme}://{request.host}/ws", "encrypt": request.secure,
-                                     "protocol": "websocket", "pingInterval": self.hub.ping_interval_ms,
+                "instanceServers": [{"endpoint": f"{scheme}://{request.host}/ws",
+                                     "encrypt": request.secure, "protocol": "websocket",
+                                     "pingInterval": self.hub.ping_interval_ms,
                                      "pingTimeout": self.hub.ping_timeout_ms}]}
 
     def add_user(self, user_id: str, balances: dict[str, Decimal], credentials: Credentials,
@@ -213,37 +194,30 @@ class Simulator:
         self.exchange.add_user(user_id, balances)
         self.keys.add(credentials, user_id, can_trade)
 
-    # ---- engine listener: turn engine events into pushes
-    def on_book_changes(self, symbol: str, seq_start: int, seq_end: int, changes, time_ms: int) -> None:
+    # ---- engine listener: each engine event to its push (payloads built in events.py)
+    def on_book_changes(self, symbol: str, seq_start: int, seq_end: int,
+                        changes: list[events.BookChange], time_ms: int) -> None:
         self._dirty.add(symbol)
         topic = f"{c.TOPIC_LEVEL2}:{symbol}"
-        if not self.hub.has_subscribers(topic):
-            return
-        asks, bids = [], []
-        for side, price, size, seq in changes:
-            (asks if side == "asks" else bids).append([fmt(price), fmt(size), str(seq)])
-        self.hub.publish_level2(topic, m.push(topic, c.SUBJECT_L2UPDATE, {
-            "changes": {"asks": asks, "bids": bids}, "sequenceEnd": seq_end, "sequenceStart": seq_start,
-            "symbol": symbol, "time": time_ms}))
+        if self.hub.has_subscribers(topic):
+            data = events.level2_increment(symbol, seq_start, seq_end, changes, time_ms)
+            self.hub.publish_level2(topic, m.push(topic, c.SUBJECT_L2UPDATE, data))
 
-    def on_trade(self, symbol: str, trade) -> None:
+    def on_trade(self, symbol: str, trade: Trade) -> None:
         self._traded.add(symbol)
         topic = f"{c.TOPIC_MATCH}:{symbol}"
         if self.hub.has_subscribers(topic):
-            self.hub.publish(topic, m.push(topic, c.SUBJECT_MATCH, {
-                "makerOrderId": trade.maker_order_id, "price": fmt(trade.price), "sequence": str(trade.sequence),
-                "side": trade.side, "size": fmt(trade.size), "symbol": symbol,
-                "takerOrderId": trade.taker_order_id, "time": str(trade.time_ns),
-                "tradeId": str(trade.trade_id), "type": "match"}))
+            self.hub.publish(topic, m.push(topic, c.SUBJECT_MATCH, events.match(trade)))
 
-    def on_order_event(self, user_id: str, data: dict) -> None:
-        self.hub.publish_private(c.TOPIC_ORDERS_V2, user_id,
-                                 m.push(c.TOPIC_ORDERS_V2, c.SUBJECT_ORDER_CHANGE, data, user_id))
-        if data.get("type") != "received":
-            self.hub.publish_private(c.TOPIC_ORDERS_V1, user_id,
-                                     m.push(c.TOPIC_ORDERS_V1, c.SUBJECT_ORDER_CHANGE, data, user_id))
+    def on_order_event(self, user_id: str, data: OrderChange) -> None:
+        hub = self.hub
+        hub.publish_private(c.TOPIC_ORDERS_V2, user_id,
+                            m.push(c.TOPIC_ORDERS_V2, c.SUBJECT_ORDER_CHANGE, data, user_id))
+        if data.get("type") != "received":  # the V1 topic has no "received" (protocol.md §7.8)
+            hub.publish_private(c.TOPIC_ORDERS_V1, user_id,
+                                m.push(c.TOPIC_ORDERS_V1, c.SUBJECT_ORDER_CHANGE, data, user_id))
 
-    def on_balance(self, user_id: str, data: dict) -> None:
+    def on_balance(self, user_id: str, data: BalanceChange) -> None:
         self.hub.publish_private(c.TOPIC_BALANCE, user_id,
                                  m.push(c.TOPIC_BALANCE, c.SUBJECT_BALANCE, data, user_id))
 
@@ -257,44 +231,51 @@ class Simulator:
                 log.exception("simulator: periodic push failed")
 
     def push_periodic(self) -> None:
+        """Depth, ticker/level1 and candle pushes for the symbols changed since the last call."""
         now = self.now_ms()
         dirty, self._dirty = self._dirty, set()
         traded, self._traded = self._traded, set()
-        hub = self.hub
         for symbol in dirty:
-            for prefix, depth in ((c.TOPIC_DEPTH5, 5), (c.TOPIC_DEPTH50, 50)):
-                topic = f"{prefix}:{symbol}"
-                if hub.has_subscribers(topic):
-                    _, bids, asks = self.exchange.snapshot(symbol, depth)
-                    hub.publish(topic, m.push(topic, c.SUBJECT_DEPTH, {
-                        "asks": [[fmt(p), fmt(s)] for p, s in asks], "bids": [[fmt(p), fmt(s)] for p, s in bids],
-                        "timestamp": now}))
+            self._push_depth(symbol, now)
         for symbol in dirty | traded:
-            ticker_topic = f"{c.TOPIC_TICKER}:{symbol}"
-            level1_topic = f"{c.TOPIC_LEVEL1}:{symbol}"
-            if not (hub.has_subscribers(ticker_topic) or hub.has_subscribers(level1_topic)):
-                continue
-            seq, bids, asks = self.exchange.snapshot(symbol, 1)
-            bbo = (bids[0] if bids else None, asks[0] if asks else None)
-            if symbol not in traded and self._last_bbo.get(symbol) == bbo:
-                continue
-            self._last_bbo[symbol] = bbo
-            data = self.market.symbols[symbol]
-            f = lambda x: fmt(x) if x is not None else None  # noqa: E731
-            hub.publish(ticker_topic, m.push(ticker_topic, c.SUBJECT_TICKER, {
-                "bestAsk": f(bbo[1][0]) if bbo[1] else None, "bestAskSize": f(bbo[1][1]) if bbo[1] else None,
-                "bestBid": f(bbo[0][0]) if bbo[0] else None, "bestBidSize": f(bbo[0][1]) if bbo[0] else None,
-                "price": f(data.last_price), "sequence": str(seq), "size": f(data.last_size), "time": now}))
-            hub.publish(level1_topic, m.push(level1_topic, c.SUBJECT_LEVEL1, {
-                "asks": [f(bbo[1][0]), f(bbo[1][1])] if bbo[1] else [],
-                "bids": [f(bbo[0][0]), f(bbo[0][1])] if bbo[0] else [], "timestamp": now}))
+            self._push_top(symbol, symbol in traded, now)
         for symbol in traded:
-            for type_ in hub.candle_types.get(symbol, ()):
-                topic = f"{c.TOPIC_CANDLES}:{symbol}_{type_}"
-                candle = self.market.current_candle(symbol, type_, now // 1000)
-                if candle is not None:
-                    hub.publish(topic, m.push(topic, c.SUBJECT_CANDLES, {
-                        "symbol": symbol, "candles": candle.to_wire(), "time": now * 1_000_000}))
+            self._push_candles(symbol, now)
+
+    def _push_depth(self, symbol: str, now: int) -> None:
+        for prefix, depth in ((c.TOPIC_DEPTH5, 5), (c.TOPIC_DEPTH50, 50)):
+            topic = f"{prefix}:{symbol}"
+            if self.hub.has_subscribers(topic):
+                _, bids, asks = self.exchange.snapshot(symbol, depth)
+                self.hub.publish(topic, m.push(topic, c.SUBJECT_DEPTH,
+                                               events.depth(bids, asks, now)))
+
+    def _push_top(self, symbol: str, traded: bool, now: int) -> None:
+        """Ticker and level1, when the best bid/ask moved or a trade printed."""
+        hub = self.hub
+        ticker_topic = f"{c.TOPIC_TICKER}:{symbol}"
+        level1_topic = f"{c.TOPIC_LEVEL1}:{symbol}"
+        if not (hub.has_subscribers(ticker_topic) or hub.has_subscribers(level1_topic)):
+            return
+        seq, bids, asks = self.exchange.snapshot(symbol, 1)
+        bbo = (bids[0] if bids else None, asks[0] if asks else None)
+        if not traded and self._last_bbo.get(symbol) == bbo:
+            return
+        self._last_bbo[symbol] = bbo
+        bid, ask = bbo
+        last = self.market.symbols[symbol]
+        ticker = events.ticker(bid, ask, last.last_price, last.last_size, seq, now)
+        hub.publish(ticker_topic, m.push(ticker_topic, c.SUBJECT_TICKER, ticker))
+        hub.publish(level1_topic, m.push(level1_topic, c.SUBJECT_LEVEL1,
+                                         events.level1(bid, ask, now)))
+
+    def _push_candles(self, symbol: str, now: int) -> None:
+        for type_ in self.hub.candle_types.get(symbol, ()):
+            topic = f"{c.TOPIC_CANDLES}:{symbol}_{type_}"
+            candle = self.market.current_candle(symbol, type_, now // 1000)
+            if candle is not None:
+                self.hub.publish(topic, m.push(topic, c.SUBJECT_CANDLES,
+                                               events.candle(symbol, candle, now)))
 
     async def _sweeper(self) -> None:
         while True:
