@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 
 import aiohttp
@@ -83,7 +84,8 @@ async def test_forced_disconnect(sim, rest):
     sim.faults.set(disconnect_per_s=1.0)
     while True:
         msg = await asyncio.wait_for(ws.ws.receive(), 5)
-        if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+        closing = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+        if msg.type in closing:
             break
     assert sim.faults.counts["disconnect"] >= 1
 
@@ -130,7 +132,8 @@ def test_faults_are_reproducible_for_a_seed():
 
 
 async def test_client_message_rate_limit(sim, rest):
-    """More than 100 client messages in 10 s get error 509; the connection stays usable for pongs after."""
+    """More than 100 client messages in 10 s get error 509; the connection stays usable for pongs
+    after."""
     sim.hub.max_msgs_per_10s = 5
     ws = await Ws.connect(rest)
     for i in range(6):
@@ -138,3 +141,13 @@ async def test_client_message_rate_limit(sim, rest):
     frames = [await ws.recv() for _ in range(6)]
     assert [f["type"] for f in frames] == ["pong"] * 5 + ["error"] and frames[-1]["code"] == 509
     await ws.close()
+
+
+def test_start_up_config_is_frozen_and_run_time_faults_leave_it_alone():
+    """SimConfig cannot change once built; faults switched at run time do not write back into it."""
+    cfg = SimConfig(port=0, rate_per_s=0, history=False, faults=FaultConfig(l2_drop=0.1))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.port = 1  # type: ignore[misc]
+    sim = Simulator(cfg)
+    sim.faults.set(l2_drop=0.5)
+    assert (sim.faults.config.l2_drop, cfg.faults.l2_drop) == (0.5, 0.1)

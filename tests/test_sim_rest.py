@@ -1,8 +1,13 @@
-"""The simulator's REST surface over real HTTP: envelope, public data, auth errors, limits, orders."""
+"""The simulator's REST surface over real HTTP: envelope, public data, auth errors, limits,
+orders."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import sys
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -11,6 +16,8 @@ from dashboard.kucoin.protocol.signing import Credentials
 from dashboard.simulator.server import SimConfig, Simulator
 
 from .simhelpers import Rest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -43,7 +50,8 @@ async def test_timestamp_and_status(public):
 
 
 async def test_symbols_v2_shape_matches_sample(public, samples_dir):
-    """Every symbol carries exactly the keys of KuCoin's documented v2 symbol, numbers as strings."""
+    """Every symbol carries exactly the keys of KuCoin's documented v2 symbol, numbers as
+    strings."""
     sample = json.loads((samples_dir / "rest/symbols_v2.json").read_text())["data"][0]
     rows = await public.ok("GET", "/api/v2/symbols")
     assert {"BTC-USDT", "ETH-USDT"} <= {r["symbol"] for r in rows} and len(rows) >= 5
@@ -76,7 +84,8 @@ async def _check_candles(public: Rest) -> None:
     assert starts == sorted(starts, reverse=True)
     for _t, o, c, h, lo, _v, _turnover in rows[:50]:
         assert float(h) >= max(float(o), float(c)) and float(lo) <= min(float(o), float(c))
-    hourly = await public.ok("GET", f"/api/v1/market/candles?symbol=ETH-USDT&type=1hour&startAt={starts[-1]}")
+    hourly = await public.ok(
+        "GET", f"/api/v1/market/candles?symbol=ETH-USDT&type=1hour&startAt={starts[-1]}")
     assert all(int(r[0]) % 3600 == 0 for r in hourly)
 
 
@@ -100,11 +109,13 @@ def _bad(creds: Credentials, **over) -> dict:
 @pytest.mark.parametrize(("mutate", "code"), [
     (lambda h, c: h.pop("KC-API-SIGN"), "400001"),
     (lambda h, c: h.update({"KC-API-KEY": "000000000000000000000000"}), "400003"),
-    (lambda h, c: h.update({"KC-API-TIMESTAMP": str(int(h["KC-API-TIMESTAMP"]) - 60_000)}), "400002"),
+    (lambda h, c: h.update({"KC-API-TIMESTAMP": str(int(h["KC-API-TIMESTAMP"]) - 60_000)}),
+     "400002"),
     (lambda h, c: h.update({"KC-API-PASSPHRASE": "d3Jvbmc="}), "400004"),
     (lambda h, c: h.update({"KC-API-SIGN": "d3Jvbmc="}), "400005"),
     (lambda h, c: h.update({"KC-API-KEY-VERSION": "7"}), "400009"),
-], ids=["missing-header", "unknown-key", "stale-timestamp", "bad-passphrase", "bad-signature", "bad-version"])
+], ids=["missing-header", "unknown-key", "stale-timestamp", "bad-passphrase", "bad-signature",
+        "bad-version"])
 async def test_auth_failures_have_kucoin_codes(sim, public, mutate, code):
     """Each auth failure of protocol.md §2.7 maps to its KuCoin code with HTTP 401."""
     import time
@@ -128,12 +139,13 @@ async def test_read_only_key_cannot_trade(sim, session):
 
 async def test_rate_limit_headers_and_429(session):
     """Quota headers count down; past the quota the answer is HTTP 429 with code 429000."""
-    async with Simulator(SimConfig(port=0, rate_per_s=0, history=False, quotas={"public": 10, "spot": 4000,
-                                                                                  "management": 2000})) as s:
+    quotas = {"public": 10, "spot": 4000, "management": 2000}
+    async with Simulator(SimConfig(port=0, rate_per_s=0, history=False, quotas=quotas)) as s:
         rest = Rest(session, s.base_url)
         status, headers, _ = await rest.call("GET", "/api/v1/timestamp")
         assert status == 200 and headers["gw-ratelimit-limit"] == "10"
-        assert headers["gw-ratelimit-remaining"] == "7" and 0 < int(headers["gw-ratelimit-reset"]) <= 30_000
+        assert headers["gw-ratelimit-remaining"] == "7"
+        assert 0 < int(headers["gw-ratelimit-reset"]) <= 30_000
         await rest.call("GET", "/api/v1/timestamp")
         await rest.call("GET", "/api/v1/timestamp")
         status, headers, body = await rest.call("GET", "/api/v1/timestamp")
@@ -146,13 +158,14 @@ async def test_malformed_post_bodies(private):
     for raw in ("{not json", "[1,2]"):
         status, _, body = await private.call("POST", "/api/v1/hf/orders", raw)
         assert body["code"] == "400100", body
-    status, _, body = await private.call("POST", "/api/v1/hf/orders", "a=b",
-                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    status, _, body = await private.call("POST", "/api/v1/hf/orders", "a=b", headers=form)
     assert (status, body["code"]) == (415, "415000")
 
 
 async def test_order_round_trip_hf(private):
-    """Place a resting limit order, find it by id and clientOid and in active, cancel it, see it done."""
+    """Place a resting limit order, find it by id and clientOid and in active, cancel it, see it
+    done."""
     book = await private.ok("GET", "/api/v1/market/orderbook/level2_20?symbol=BTC-USDT")
     price = str(round(float(book["bids"][-1][0]) - 100, 1))
     placed = await private.ok("POST", "/api/v1/hf/orders", {
@@ -163,14 +176,17 @@ async def test_order_round_trip_hf(private):
     by_id = await private.ok("GET", f"/api/v1/hf/orders/{oid}?symbol=BTC-USDT")
     by_coid = await private.ok("GET", "/api/v1/hf/orders/client-order/round-trip-1?symbol=BTC-USDT")
     assert by_id == by_coid and by_id["active"] is True and by_id["inOrderBook"] is True
-    assert [o["id"] for o in await private.ok("GET", "/api/v1/hf/orders/active?symbol=BTC-USDT")] == [oid]
+    active = await private.ok("GET", "/api/v1/hf/orders/active?symbol=BTC-USDT")
+    assert [o["id"] for o in active] == [oid]
     accounts = {a["currency"]: a for a in await private.ok("GET", "/api/v1/accounts?type=trade")}
     assert float(accounts["USDT"]["holds"]) > 0
-    assert await private.ok("DELETE", f"/api/v1/hf/orders/{oid}?symbol=BTC-USDT") == {"orderId": oid}
+    cancelled = await private.ok("DELETE", f"/api/v1/hf/orders/{oid}?symbol=BTC-USDT")
+    assert cancelled == {"orderId": oid}
     done = await private.ok("GET", f"/api/v1/hf/orders/{oid}?symbol=BTC-USDT")
     assert done["active"] is False and done["cancelledSize"] == "0.001"
     status, _, body = await private.call("DELETE", f"/api/v1/hf/orders/{oid}?symbol=BTC-USDT")
-    assert (status, body["code"], body["msg"]) == (200, "400100", "order_not_exist_or_not_allow_to_cancel")
+    assert (status, body["code"], body["msg"]) == (
+        200, "400100", "order_not_exist_or_not_allow_to_cancel")
 
 
 @pytest.mark.parametrize(("order", "code"), [
@@ -180,8 +196,8 @@ async def test_order_round_trip_hf(private):
     ({"price": "1", "size": "0.00001"}, "600100"),
     ({"price": "1000", "size": "5000"}, "200004"),
     ({"symbol": "NOPE-USDT", "price": "1", "size": "1"}, "400100"),
-], ids=["price-increment", "below-min-size", "size-increment", "below-min-funds", "insufficient-balance",
-        "unknown-symbol"])
+], ids=["price-increment", "below-min-size", "size-increment", "below-min-funds",
+        "insufficient-balance", "unknown-symbol"])
 async def test_order_rejections_have_kucoin_codes(private, order, code):
     """Symbol rules and balances are enforced with KuCoin's codes; nothing is placed."""
     body = {"symbol": "BTC-USDT", "side": "buy", "type": "limit", **order}
@@ -199,7 +215,8 @@ async def test_hf_symbol_is_mandatory(private):
 async def test_market_order_fills_and_reports_fills(private):
     """A market buy by funds trades against the book and shows up in HF fills."""
     placed = await private.ok("POST", "/api/v1/hf/orders", {
-        "clientOid": "mkt-1", "symbol": "ETH-USDT", "side": "buy", "type": "market", "funds": "500"})
+        "clientOid": "mkt-1", "symbol": "ETH-USDT", "side": "buy", "type": "market",
+        "funds": "500"})
     order = await private.ok("GET", f"/api/v1/hf/orders/{placed['orderId']}?symbol=ETH-USDT")
     assert order["active"] is False and float(order["dealSize"]) > 0
     fills = await private.ok("GET", f"/api/v1/hf/fills?symbol=ETH-USDT&orderId={placed['orderId']}")
@@ -208,10 +225,33 @@ async def test_market_order_fills_and_reports_fills(private):
 
 
 async def test_fault_5xx_snapshot_and_runtime_switch(sim, public):
-    """With snapshot_5xx on, book snapshots fail with 500000; switched off at run time, they succeed."""
+    """With snapshot_5xx on, book snapshots fail with 500000; switched off at run time, they
+    succeed."""
     sim.faults.set(snapshot_5xx=1.0)
-    status, _, body = await public.call("GET", "/api/v1/market/orderbook/level2_100?symbol=BTC-USDT")
+    path = "/api/v1/market/orderbook/level2_100?symbol=BTC-USDT"
+    status, _, body = await public.call("GET", path)
     assert (status, body["code"]) == (500, "500000")
     sim.faults.set(snapshot_5xx=0.0)
-    assert await public.ok("GET", "/api/v1/market/orderbook/level2_100?symbol=BTC-USDT")
+    assert await public.ok("GET", path)
     assert sim.faults.counts["snapshot_5xx"] == 1
+
+
+async def test_cli_serves_kucoin_and_control_paths_then_exits_cleanly(session):
+    """``python -m dashboard.simulator`` prints its URL, answers REST and /sim/v1, and exits 0 on
+    SIGTERM."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "dashboard.simulator", "--port", "0", "--rate", "0", "--no-history",
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE)
+    try:
+        first = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        base_url = first.rsplit(" ", 1)[-1].strip()
+        assert first.startswith("KuCoin simulator serving http://127.0.0.1:"), first
+        data = await Rest(session, base_url).ok("GET", "/api/v1/timestamp")
+        async with session.get(base_url + "/sim/v1/faults") as r:
+            faults = await r.json()
+        assert isinstance(data, int) and faults["data"]["config"]["l2_drop"] == 0.0
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
