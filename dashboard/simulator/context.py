@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, overload
 
 from aiohttp import web
 
@@ -60,7 +60,20 @@ class Ctx:
     def match(self, name: str) -> str:
         return self.request.match_info[name]
 
+    @property
+    def user(self) -> str:
+        """The user of a private route (``rest.wrap`` has verified its key)."""
+        assert self.user_id is not None, "a private handler on a public route"
+        return self.user_id
+
+    @overload
+    def symbol(self, required: Literal[True] = True) -> str: ...
+
+    @overload
+    def symbol(self, required: Literal[False]) -> str | None: ...
+
     def symbol(self, required: bool = True) -> str | None:
+        """The ``symbol`` of the query or body; unknown -> 400100, missing -> 400100 if required."""
         symbol = self.q("symbol") or self.body.get("symbol")
         if symbol is None:
             if required:

@@ -23,8 +23,8 @@ def _account_id(user_id: str, currency: str) -> str:
 
 def _accounts(ctx: Ctx) -> list[dict]:
     rows = []
-    for currency, (avail, hold) in sorted(ctx.sim.exchange.balances(ctx.user_id).items()):
-        rows.append({"id": _account_id(ctx.user_id, currency), "currency": currency,
+    for currency, (avail, hold) in sorted(ctx.sim.exchange.balances(ctx.user).items()):
+        rows.append({"id": _account_id(ctx.user, currency), "currency": currency,
                      "type": "trade", "balance": fmt(avail + hold), "available": fmt(avail),
                      "holds": fmt(hold)})
     return rows

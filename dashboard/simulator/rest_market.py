@@ -12,6 +12,7 @@ from decimal import Decimal
 from dashboard.kucoin.protocol import common as kc
 from dashboard.kucoin.protocol import spot as c
 from dashboard.kucoin.protocol.numbers import fmt
+from dashboard.kucoin.protocol.schemas import BulletData
 
 from .catalog import CURRENCY_NAMES
 from .context import Ctx, SimServices
@@ -88,9 +89,10 @@ def _ticker_fields(sim: SimServices, symbol: str) -> dict:
     bid, ask = sim.exchange.best_bid_ask(symbol)
     last, open_ = stats["last"], stats["open"]
     change = (last - open_) if (last is not None and open_) else None
-    rate = (change / open_).quantize(Decimal("0.0001")) if change is not None else None
+    rate = (change / open_).quantize(Decimal("0.0001")) if change is not None and open_ else None
     vol, vol_value = stats["vol"], stats["volValue"]
-    avg = (vol_value / vol).quantize(Decimal("0.00000001")) if vol else None
+    avg = (vol_value / vol).quantize(Decimal("0.00000001")) if vol and vol_value is not None \
+        else None
     f = lambda x: None if x is None else fmt(x)  # noqa: E731
     fee = fmt(sim.exchange_fee)
     return {"symbol": symbol, "buy": f(bid), "sell": f(ask), "changeRate": f(rate),
@@ -174,9 +176,9 @@ async def get_candles(ctx: Ctx) -> list:
     return [r.to_wire() for r in rows]
 
 
-async def post_bullet_public(ctx: Ctx) -> dict:
+async def post_bullet_public(ctx: Ctx) -> BulletData:
     return ctx.sim.bullet(ctx.request, None)
 
 
-async def post_bullet_private(ctx: Ctx) -> dict:
+async def post_bullet_private(ctx: Ctx) -> BulletData:
     return ctx.sim.bullet(ctx.request, ctx.user_id)

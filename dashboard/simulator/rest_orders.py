@@ -19,17 +19,17 @@ from .orders import Order
 
 
 async def post_hf_order(ctx: Ctx) -> dict:
-    order = ctx.sim.exchange.place(ctx.user_id, ctx.body)
+    order = ctx.sim.exchange.place(ctx.user, ctx.body)
     return {"orderId": order.id, "clientOid": order.client_oid}
 
 
 async def post_hf_order_test(ctx: Ctx) -> dict:
-    order = ctx.sim.exchange.place(ctx.user_id, ctx.body, test=True)
+    order = ctx.sim.exchange.place(ctx.user, ctx.body, test=True)
     return {"orderId": order.id, "clientOid": order.client_oid}
 
 
 async def post_hf_order_sync(ctx: Ctx) -> dict:
-    order = ctx.sim.exchange.place(ctx.user_id, ctx.body)
+    order = ctx.sim.exchange.place(ctx.user, ctx.body)
     return {"orderId": order.id, "clientOid": order.client_oid, "orderTime": order.created_at,
             "originSize": fmt(order.size), "dealSize": fmt(order.deal_size),
             "remainSize": fmt(order.remain_size), "canceledSize": fmt(order.cancelled_size),
@@ -43,44 +43,44 @@ def _sync_cancel(order: Order) -> dict:
 
 
 async def delete_hf_order(ctx: Ctx) -> dict:
-    order = ctx.sim.exchange.cancel(ctx.user_id, ctx.symbol(), order_id=ctx.match("order_id"))
+    order = ctx.sim.exchange.cancel(ctx.user, ctx.symbol(), order_id=ctx.match("order_id"))
     return {"orderId": order.id}
 
 
 async def delete_hf_order_sync(ctx: Ctx) -> dict:
     order_id = ctx.match("order_id")
-    return _sync_cancel(ctx.sim.exchange.cancel(ctx.user_id, ctx.symbol(), order_id=order_id))
+    return _sync_cancel(ctx.sim.exchange.cancel(ctx.user, ctx.symbol(), order_id=order_id))
 
 
 async def delete_hf_order_client(ctx: Ctx) -> dict:
-    order = ctx.sim.exchange.cancel(ctx.user_id, ctx.symbol(), client_oid=ctx.match("client_oid"))
+    order = ctx.sim.exchange.cancel(ctx.user, ctx.symbol(), client_oid=ctx.match("client_oid"))
     return {"clientOid": order.client_oid}
 
 
 async def delete_hf_order_client_sync(ctx: Ctx) -> dict:
     client_oid = ctx.match("client_oid")
-    return _sync_cancel(ctx.sim.exchange.cancel(ctx.user_id, ctx.symbol(), client_oid=client_oid))
+    return _sync_cancel(ctx.sim.exchange.cancel(ctx.user, ctx.symbol(), client_oid=client_oid))
 
 
 async def delete_hf_orders_symbol(ctx: Ctx) -> str:
-    ctx.sim.exchange.cancel_all(ctx.user_id, ctx.symbol())
+    ctx.sim.exchange.cancel_all(ctx.user, ctx.symbol())
     return "success"
 
 
 async def delete_hf_cancel_all(ctx: Ctx) -> dict:
-    symbols = sorted({o.symbol for o in ctx.sim.exchange.active_orders(ctx.user_id)})
-    ctx.sim.exchange.cancel_all(ctx.user_id, None)
+    symbols = sorted({o.symbol for o in ctx.sim.exchange.active_orders(ctx.user)})
+    ctx.sim.exchange.cancel_all(ctx.user, None)
     return {"succeedSymbols": symbols, "failedSymbols": []}
 
 
 async def get_hf_order(ctx: Ctx) -> dict:
     order_id = ctx.match("order_id")
-    return ctx.sim.exchange.get_order(ctx.user_id, ctx.symbol(), order_id=order_id).to_wire()
+    return ctx.sim.exchange.get_order(ctx.user, ctx.symbol(), order_id=order_id).to_wire()
 
 
 async def get_hf_order_client(ctx: Ctx) -> dict:
     client_oid = ctx.match("client_oid")
-    return ctx.sim.exchange.get_order(ctx.user_id, ctx.symbol(), client_oid=client_oid).to_wire()
+    return ctx.sim.exchange.get_order(ctx.user, ctx.symbol(), client_oid=client_oid).to_wire()
 
 
 def _filter(ctx: Ctx, orders: list) -> list:
@@ -91,7 +91,7 @@ def _filter(ctx: Ctx, orders: list) -> list:
 
 
 async def get_hf_active(ctx: Ctx) -> list:
-    return [o.to_wire() for o in ctx.sim.exchange.active_orders(ctx.user_id, ctx.symbol())]
+    return [o.to_wire() for o in ctx.sim.exchange.active_orders(ctx.user, ctx.symbol())]
 
 
 def _page(ctx: Ctx, rows: list, default_size: int, lo: int, hi: int) -> dict:
@@ -103,12 +103,12 @@ def _page(ctx: Ctx, rows: list, default_size: int, lo: int, hi: int) -> dict:
 
 
 async def get_hf_active_page(ctx: Ctx) -> dict:
-    orders = ctx.sim.exchange.active_orders(ctx.user_id, ctx.symbol())
+    orders = ctx.sim.exchange.active_orders(ctx.user, ctx.symbol())
     return _page(ctx, [o.to_wire() for o in orders], 20, 1, 50)
 
 
 async def get_hf_active_symbols(ctx: Ctx) -> dict:
-    return {"symbols": sorted({o.symbol for o in ctx.sim.exchange.active_orders(ctx.user_id)})}
+    return {"symbols": sorted({o.symbol for o in ctx.sim.exchange.active_orders(ctx.user)})}
 
 
 def _cursor(ctx: Ctx, rows: list, key: Callable[[Any], int]) -> dict:
@@ -121,12 +121,12 @@ def _cursor(ctx: Ctx, rows: list, key: Callable[[Any], int]) -> dict:
 
 
 async def get_hf_done(ctx: Ctx) -> dict:
-    orders = _filter(ctx, ctx.sim.exchange.done_orders(ctx.user_id, ctx.symbol()))
+    orders = _filter(ctx, ctx.sim.exchange.done_orders(ctx.user, ctx.symbol()))
     return _cursor(ctx, orders, lambda o: int(o.id[-12:], 16))
 
 
 async def get_hf_fills(ctx: Ctx) -> dict:
-    fills = ctx.sim.exchange.fills(ctx.user_id, ctx.symbol(), ctx.q("orderId"))
+    fills = ctx.sim.exchange.fills(ctx.user, ctx.symbol(), ctx.q("orderId"))
     side = ctx.q("side")
     fills = [f for f in fills if side in (None, "", f.side)]
     return _cursor(ctx, fills, lambda f: f.id)
@@ -138,13 +138,13 @@ async def get_hf_fills(ctx: Ctx) -> dict:
 async def post_order_classic(ctx: Ctx) -> dict:
     if not ctx.body.get("clientOid"):
         raise SimError(kc.ERR_PARAMETER, "validation.createOrder.clientOidIsRequired")
-    return {"orderId": ctx.sim.exchange.place(ctx.user_id, ctx.body).id}
+    return {"orderId": ctx.sim.exchange.place(ctx.user, ctx.body).id}
 
 
 async def post_order_classic_test(ctx: Ctx) -> dict:
     if not ctx.body.get("clientOid"):
         raise SimError(kc.ERR_PARAMETER, "validation.createOrder.clientOidIsRequired")
-    return {"orderId": ctx.sim.exchange.place(ctx.user_id, ctx.body, test=True).id}
+    return {"orderId": ctx.sim.exchange.place(ctx.user, ctx.body, test=True).id}
 
 
 def _classic(order: Order) -> dict[str, Any]:
@@ -159,24 +159,24 @@ def _classic(order: Order) -> dict[str, Any]:
 
 
 def _find_any(ctx: Ctx, order_id: str | None = None, client_oid: str | None = None) -> Order:
-    return ctx.sim.exchange.get_order(ctx.user_id, None, order_id=order_id, client_oid=client_oid)
+    return ctx.sim.exchange.get_order(ctx.user, None, order_id=order_id, client_oid=client_oid)
 
 
 async def delete_order_classic(ctx: Ctx) -> dict:
     order = _find_any(ctx, order_id=ctx.match("order_id"))
-    ctx.sim.exchange.cancel(ctx.user_id, order.symbol, order_id=order.id)
+    ctx.sim.exchange.cancel(ctx.user, order.symbol, order_id=order.id)
     return {"cancelledOrderIds": [order.id]}
 
 
 async def delete_order_client_classic(ctx: Ctx) -> dict:
     order = _find_any(ctx, client_oid=ctx.match("client_oid"))
-    ctx.sim.exchange.cancel(ctx.user_id, order.symbol, order_id=order.id)
+    ctx.sim.exchange.cancel(ctx.user, order.symbol, order_id=order.id)
     return {"cancelledOrderId": order.id, "clientOid": order.client_oid,
             "cancelledOcoOrderIds": None}
 
 
 async def delete_orders_classic(ctx: Ctx) -> dict:
-    cancelled = ctx.sim.exchange.cancel_all(ctx.user_id, ctx.symbol(required=False))
+    cancelled = ctx.sim.exchange.cancel_all(ctx.user, ctx.symbol(required=False))
     return {"cancelledOrderIds": [o.id for o in cancelled]}
 
 
@@ -185,9 +185,9 @@ async def get_orders_classic(ctx: Ctx) -> dict:
     symbol = ctx.symbol(required=False)
     ex = ctx.sim.exchange
     if status == "active":
-        orders = ex.active_orders(ctx.user_id, symbol)
+        orders = ex.active_orders(ctx.user, symbol)
     else:
-        orders = ex.done_orders(ctx.user_id, symbol)
+        orders = ex.done_orders(ctx.user, symbol)
     return _page(ctx, [_classic(o) for o in _filter(ctx, orders)], 50, 10, 500)
 
 
@@ -200,7 +200,7 @@ async def get_order_client_classic(ctx: Ctx) -> dict:
 
 
 async def get_fills_classic(ctx: Ctx) -> dict:
-    fills = ctx.sim.exchange.fills(ctx.user_id, ctx.symbol(required=False), ctx.q("orderId"))
+    fills = ctx.sim.exchange.fills(ctx.user, ctx.symbol(required=False), ctx.q("orderId"))
     rows = []
     for f in fills:
         wire = f.to_wire()

@@ -147,6 +147,7 @@ class Simulator:
         self.bind()
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
+        assert self._sock is not None  # bound just above
         site = web.SockSite(self._runner, self._sock)
         await site.start()
         self._tasks = [
