@@ -19,7 +19,8 @@ class ApiKey:
 
 
 class KeyStore:
-    """API keys known to the simulator; `verify` returns the key or raises SimError with KuCoin's code."""
+    """API keys known to the simulator; `verify` returns the key or raises SimError with KuCoin's
+    code."""
 
     def __init__(self, window_ms: int = kc.TIMESTAMP_WINDOW_MS) -> None:
         self._keys: dict[str, ApiKey] = {}
@@ -48,8 +49,8 @@ class KeyStore:
         except ValueError:
             raise SimError(kc.ERR_TIMESTAMP, "Invalid KC-API-TIMESTAMP", 401) from None
         if abs(now_ms - ts_ms) > self.window_ms:
-            raise SimError(kc.ERR_TIMESTAMP, "Invalid KC-API-TIMESTAMP: request expired (more than 5 s "
-                           "from server time)", 401)
+            raise SimError(kc.ERR_TIMESTAMP, "Invalid KC-API-TIMESTAMP: request expired "
+                           "(more than 5 s from server time)", 401)
         version = headers.get(kc.HDR_KEY_VERSION, "1")
         if version not in kc.SUPPORTED_KEY_VERSIONS:
             raise SimError(kc.ERR_KEY_VERSION, "Invalid KC-API-KEY-VERSION", 401)

@@ -1,9 +1,11 @@
-"""Synthetic market: unlimited agent users that quote, cancel and take on every symbol of an Exchange.
+"""Synthetic market: unlimited agent users that quote, cancel and take on every symbol of an
+Exchange.
 
-Seeded and deterministic (``random.Random(seed)``, no wall clock inside ``step``), so tests can replay
-it. Each symbol has a fair price that random-walks in ticks and slowly reverts to the catalog's
-reference price; agents quote around it and the engine's matching keeps the book uncrossed. The number
-of agent orders per side is bounded (far orders are cancelled first), so memory stays flat for hours.
+Seeded and deterministic (``random.Random(seed)``, no wall clock inside ``step``), so tests can
+replay it. Each symbol has a fair price that random-walks in ticks and slowly reverts to the
+catalog's reference price; agents quote around it and the engine's matching keeps the book
+uncrossed. The number of agent orders per side is bounded (far orders are cancelled first), so
+memory stays flat for hours.
 Imports the engine only; never ``dashboard.kucoin.client``.
 """
 
@@ -99,7 +101,8 @@ class MarketFlow:
         self.actions += n_actions
 
     async def run(self, stop: asyncio.Event | None = None, *, tick_s: float = 0.05) -> None:
-        """Call ``step`` at ``rate_per_s`` actions per second (read every tick; 0 pauses) until stopped."""
+        """Call ``step`` at ``rate_per_s`` actions per second (read every tick; 0 pauses) until
+        stopped."""
         loop = asyncio.get_running_loop()
         last = loop.time()
         carry = 0.0
@@ -126,7 +129,8 @@ class MarketFlow:
         units = max(units, st.base_units_min, min_funds_units)
         return units * st.rules.base_increment
 
-    def _quote(self, st: _SymbolFlow, side: str, price_ticks: int, notional_usd: float) -> Order | None:
+    def _quote(self, st: _SymbolFlow, side: str, price_ticks: int,
+               notional_usd: float) -> Order | None:
         price_ticks = max(price_ticks, 1)
         req = {"symbol": st.rules.symbol, "side": side, "type": "limit",
                "price": price_ticks * st.rules.price_increment,
@@ -143,7 +147,8 @@ class MarketFlow:
         return order
 
     def _place_near(self, st: _SymbolFlow, buy: bool) -> None:
-        """A new quote near the touch: geometric distance from the fair price, most within a few gaps."""
+        """A new quote near the touch: geometric distance from the fair price, most within a few
+        gaps."""
         rng = self._rng
         offset = 1 + int(rng.expovariate(1.0 / (st.gap * self.depth_levels / 4)))
         price = math.floor(st.fair) - offset + 1 if buy else math.ceil(st.fair) + offset - 1

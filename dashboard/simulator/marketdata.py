@@ -122,12 +122,14 @@ class MarketData:
 
     # ---- synthetic history so charts have something to show at start
     def seed_history(self, now_s: int, seed: int = 1) -> None:
-        """Random-walk candles ending at each symbol's reference price: hours for 180 days, minutes for 3."""
+        """Random-walk candles ending at each symbol's reference price: hours for 180 days,
+        minutes for 3."""
         rng = random.Random(seed)
         for data in self.symbols.values():
             ref = float(data.rules.ref_price)
             inc = data.rules.price_increment
-            for store, count, vol in ((data.hours, HOURS_KEPT, 0.006), (data.minutes, MINUTES_KEPT, 0.0008)):
+            stores = ((data.hours, HOURS_KEPT, 0.006), (data.minutes, MINUTES_KEPT, 0.0008))
+            for store, count, vol in stores:
                 end = now_s // store.width_s * store.width_s
                 closes = [ref]
                 for _ in range(count - 1):
@@ -139,13 +141,15 @@ class MarketData:
                     hi = max(prev, close) * (1 + abs(rng.gauss(0, vol / 2)))
                     lo = min(prev, close) * (1 - abs(rng.gauss(0, vol / 2)))
                     o, c, h, low = (_q(x, inc) for x in (prev, close, hi, lo))
-                    volume = Decimal(str(round(rng.lognormvariate(0, 1) * 20000 / ref * store.width_s / 60, 8)))
+                    volume = Decimal(str(round(
+                        rng.lognormvariate(0, 1) * 20000 / ref * store.width_s / 60, 8)))
                     store.put(Candle(start, o, c, max(h, o, c), min(low, o, c), volume, volume * c))
                     prev = close
             data.last_price = data.minutes.rows[data.minutes.order[-1]].close
 
     # ---- queries
-    def candles(self, symbol: str, type_: str, start_s: int, end_s: int, limit: int = 1500) -> list[Candle]:
+    def candles(self, symbol: str, type_: str, start_s: int, end_s: int,
+                limit: int = 1500) -> list[Candle]:
         """Rows with start_s <= t < end_s, newest first, aggregated from the best store."""
         data = self.symbols[symbol]
         width = CANDLE_TYPES[type_]
@@ -172,10 +176,12 @@ class MarketData:
         since = now_s - 86400
         rows = [data.minutes.rows[s] for s in data.minutes.order if s >= since]
         if not rows:
-            return {"open": None, "high": None, "low": None, "vol": Decimal(0), "volValue": Decimal(0),
+            return {"open": None, "high": None, "low": None, "vol": Decimal(0),
+                    "volValue": Decimal(0),
                     "last": data.last_price}
         return {
-            "open": rows[0].open, "high": max(r.high for r in rows), "low": min(r.low for r in rows),
+            "open": rows[0].open, "high": max(r.high for r in rows),
+            "low": min(r.low for r in rows),
             "vol": sum((r.volume for r in rows), Decimal(0)),
             "volValue": sum((r.turnover for r in rows), Decimal(0)), "last": data.last_price,
         }

@@ -22,9 +22,11 @@ class _Window:
 
 
 class RateLimiter:
-    """Fixed windows per (pool, identity); identity is the client IP for public, the user for others."""
+    """Fixed windows per (pool, identity); identity is the client IP for public, the user for
+    others."""
 
-    def __init__(self, quotas: dict[str, int] | None = None, window_ms: int = kc.RATE_WINDOW_MS) -> None:
+    def __init__(self, quotas: dict[str, int] | None = None,
+                 window_ms: int = kc.RATE_WINDOW_MS) -> None:
         self.quotas = dict(DEFAULT_QUOTAS if quotas is None else quotas)
         self.window_ms = window_ms
         self._windows: dict[tuple[str, str], _Window] = {}
@@ -47,4 +49,5 @@ class RateLimiter:
 
 
 def _headers(limit: int, remaining: int, reset_ms: int) -> dict[str, str]:
-    return {kc.HDR_RL_LIMIT: str(limit), kc.HDR_RL_REMAINING: str(remaining), kc.HDR_RL_RESET: str(reset_ms)}
+    return {kc.HDR_RL_LIMIT: str(limit), kc.HDR_RL_REMAINING: str(remaining),
+            kc.HDR_RL_RESET: str(reset_ms)}

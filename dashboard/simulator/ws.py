@@ -59,10 +59,13 @@ class Connection:
 class WsHub:
     """Tokens, live connections and the topic -> connections index."""
 
-    def __init__(self, symbols: set[str], faults: Faults, *, ping_interval_ms: int = kc.PING_INTERVAL_MS,
-                 ping_timeout_ms: int = kc.PING_TIMEOUT_MS, max_topics_per_request: int = kc.MAX_TOPICS_PER_SUBSCRIBE,
+    def __init__(self, symbols: set[str], faults: Faults, *,
+                 ping_interval_ms: int = kc.PING_INTERVAL_MS,
+                 ping_timeout_ms: int = kc.PING_TIMEOUT_MS,
+                 max_topics_per_request: int = kc.MAX_TOPICS_PER_SUBSCRIBE,
                  max_topics_per_connection: int = kc.MAX_TOPICS_PER_CONNECTION,
-                 max_msgs_per_10s: int = kc.MAX_CLIENT_MESSAGES_PER_10S, max_backlog: int = 100_000) -> None:
+                 max_msgs_per_10s: int = kc.MAX_CLIENT_MESSAGES_PER_10S,
+                 max_backlog: int = 100_000) -> None:
         self.symbols = symbols
         self.faults = faults
         self.ping_interval_ms = ping_interval_ms
@@ -138,7 +141,8 @@ class WsHub:
 
     # ---- connection handling
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        # no permessage-deflate: compressing every frame for every client costs far more CPU than it saves
+        # no permessage-deflate: compressing every frame for every client costs far more CPU
+        # than it saves
         ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20, compress=False)
         await ws.prepare(request)
         connect_id = request.query.get("connectId") or secrets.token_hex(8)
@@ -158,7 +162,8 @@ class WsHub:
                     self._on_client_text(conn, msg.data)
                 elif msg.type == WSMsgType.BINARY:
                     self.frames_malformed += 1
-                    conn.send(_dumps(m.ws_error(connect_id, 415, "binary frames are not supported")))
+                    conn.send(_dumps(m.ws_error(connect_id, 415,
+                                                "binary frames are not supported")))
                 elif msg.type == WSMsgType.ERROR:
                     break
         finally:
@@ -175,7 +180,8 @@ class WsHub:
                 queue = conn.queue
                 if len(queue) > self.max_backlog:
                     queue.clear()
-                    await ws.send_str(_dumps(m.ws_error(conn.connect_id, 509, "client too slow, disconnected")))
+                    await ws.send_str(_dumps(m.ws_error(conn.connect_id, 509,
+                                                        "client too slow, disconnected")))
                     await ws.close()
                     return
                 while queue:
@@ -186,7 +192,8 @@ class WsHub:
             return
 
     def detach(self, conn: Connection) -> None:
-        """Forget a connection's subscriptions now (it receives nothing more); used on close and by tests."""
+        """Forget a connection's subscriptions now (it receives nothing more); used on close and
+        by tests."""
         self.connections.discard(conn)
         for topic in conn.topics:
             conns = self.subs.get(topic)
@@ -233,10 +240,12 @@ class WsHub:
             msg = None
         if not isinstance(msg, dict):
             self.frames_malformed += 1
-            conn.send(_dumps(m.ws_error(conn.connect_id, 400, "message is not a valid JSON object")))
+            conn.send(_dumps(m.ws_error(conn.connect_id, 400,
+                                        "message is not a valid JSON object")))
             return
         req_id = msg.get("id")
-        req_id = str(req_id) if isinstance(req_id, (str, int)) and not isinstance(req_id, bool) else ""
+        valid_id = isinstance(req_id, (str, int)) and not isinstance(req_id, bool)
+        req_id = str(req_id) if valid_id else ""
         if len(recent) > self.max_msgs_per_10s:
             conn.send(_dumps(m.ws_error(req_id, 509, "exceed max permits per second")))
             return
@@ -263,8 +272,8 @@ class WsHub:
             new = [t for t in concrete if t not in conn.topics]
             if len(conn.topics) + len(new) > self.max_topics_per_connection:
                 conn.send(_dumps(m.ws_error(
-                    req_id, 509, f"exceed max subscription count limitation of {self.max_topics_per_connection}"
-                    " per session")))
+                    req_id, 509, "exceed max subscription count limitation of "
+                    f"{self.max_topics_per_connection} per session")))
                 return
             for t in new:
                 conn.topics.add(t)
@@ -299,8 +308,8 @@ class WsHub:
         if not args or any(not a for a in args):
             raise _TopicError(400, f"topic {topic} is invalid")
         if len(args) > self.max_topics_per_request:
-            raise _TopicError(509, f"exceed max subscription count limitation of {self.max_topics_per_request} "
-                              "per time")
+            raise _TopicError(509, "exceed max subscription count limitation of "
+                              f"{self.max_topics_per_request} per time")
         for arg in args:
             symbol = arg
             if prefix == c.TOPIC_CANDLES:
