@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from heapq import heapify, heappop, heappush, nlargest, nsmallest
 from os import environ
+from typing import TYPE_CHECKING
 
 from dashboard.domain.models import BookSnapshot
 
@@ -27,17 +28,23 @@ class _PyBookCore:
     """The pure-Python stand-in for the compiled ``BookCore`` (same slot names)."""
 
     __slots__ = ("_ask_heap", "_asks", "_bid_heap", "_bids", "_scale", "sequence")
+    sequence: int
+    _scale: int
+    _bids: dict[int, str]
+    _asks: dict[int, str]
+    _bid_heap: list[int]  # negated ticks
+    _ask_heap: list[int]
 
 
-if PURE_PYTHON:
-    BookCore: type = _PyBookCore
+if TYPE_CHECKING or PURE_PYTHON:  # the type checker sees the slots as declared above
+    BookCore = _PyBookCore
 else:
     try:
         from dashboard.domain._bookcore import BookCore
     except ImportError:  # not compiled (e.g. a source checkout without ``pip install -e .``)
         BookCore = _PyBookCore
 
-_POW10 = [10**i for i in range(40)]
+_POW10: list[int] = [10**i for i in range(40)]
 _CACHE_MAX = 50_000  # price-string -> tick memo; cleared when it grows past this
 _HEAP_SLACK = 64  # heaps are rebuilt once they hold more than 2 x live levels + this
 
@@ -58,10 +65,10 @@ class OrderBook(BookCore):
         self.symbol = symbol
         self.sequence = 0
         self._scale = price_scale
-        self._bids: dict[int, str] = {}
-        self._asks: dict[int, str] = {}
-        self._bid_heap: list[int] = []  # negated ticks
-        self._ask_heap: list[int] = []
+        self._bids = {}
+        self._asks = {}
+        self._bid_heap = []
+        self._ask_heap = []
         self._cache: dict[str, int] = {}
 
     # -- prices --------------------------------------------------------------------------------------------------
