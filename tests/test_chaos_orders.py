@@ -17,8 +17,10 @@ from decimal import Decimal
 import aiohttp
 import pytest
 
-from dashboard.domain.models import OrderRequest, OrderType, Side, TimeInForce
-from dashboard.kucoin.client.gateway import OrderGateway, OrderOutcomeUnknown, RiskLimits, Submitted
+from dashboard.domain.errors import OrderOutcomeUnknown
+from dashboard.domain.models import OrderRequest, OrderType, Side, Submitted, TimeInForce
+from dashboard.domain.risk import RiskLimits
+from dashboard.kucoin.client.gateway import OrderGateway
 from dashboard.kucoin.client.rest import KucoinRestClient
 from dashboard.kucoin.common.errors import KucoinTimeoutError
 from dashboard.simulator.server import SimConfig, Simulator
