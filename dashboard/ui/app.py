@@ -14,7 +14,8 @@ from dashboard.hub import MarketHub
 from .base import BG, MUTED, PANEL_BG, TEXT, RateGate, SessionClock
 from .health import FeedHealth, ModeBanner
 from .market import CandleChart, DepthChart, MarketHeader, OrderBookLadder, TradeTape
-from .trading import Balances, Fills, KillSwitch, OpenOrders, OrderTicket
+from .account_views import Balances, Fills, KillSwitch, OpenOrders
+from .ticket import OrderTicket
 
 CSS = f"""
 body, .bk-root {{ background: {BG}; color: {TEXT}; }}
