@@ -14,16 +14,18 @@ import gc
 import logging
 import sys
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 
 import aiohttp
 import panel as pn
 
 from dashboard.config import Settings, SettingsError, settings_from_env
+from dashboard.domain.interfaces import MarketFeed
 from dashboard.domain.models import Instrument
+from dashboard.domain.risk import RiskLimits
 from dashboard.hub import MarketHub
 from dashboard.kucoin.client.account import KucoinAccount
 from dashboard.kucoin.client.feed import KucoinMarketFeed
-from dashboard.kucoin.client.gateway import RiskLimits
 from dashboard.kucoin.client.rest import KucoinRestClient
 from dashboard.recording.recorder import Recorder
 from dashboard.recording.replay import ReplayMarketFeed
@@ -54,6 +56,20 @@ class _FeedInstruments(Mapping[str, Instrument]):
 
     def __len__(self) -> int:
         return len(self._feed.instruments())
+
+
+class _FeedPrices:
+    """Live mid prices from the feed's books: what values an order in the cap's currency (None
+    while a book is not live, so the cap then refuses rather than guesses)."""
+
+    def __init__(self, feed: MarketFeed) -> None:
+        self._feed = feed
+
+    def __call__(self, symbol: str) -> Decimal | None:
+        book = self._feed.book(symbol, 1)
+        if book is None or not book.bids or not book.asks:
+            return None
+        return (book.bids[0][0] + book.asks[0][0]) / 2
 
 
 class Runtime:
@@ -88,9 +104,11 @@ class Runtime:
                                      book_source=settings.book_source, recorder=self.recorder)
         if creds is not None:
             limits = RiskLimits(max_orders_per_minute=settings.max_orders_per_minute,
-                                max_notional=settings.max_notional)
+                                max_notional=settings.max_notional,
+                                cap_currency=settings.cap_currency)
             self.account = KucoinAccount(self.rest, self.session, _FeedInstruments(self.feed),
-                                         symbols=settings.symbols, limits=limits)
+                                         symbols=settings.symbols, limits=limits,
+                                         prices=_FeedPrices(self.feed))
         self.hub = MarketHub(self.feed, self.account, mode=settings.mode, trading_enabled=settings.trading_enabled)
         self.task = asyncio.get_running_loop().create_task(self._start(), name="dashboard-runtime")
 
@@ -119,10 +137,24 @@ def get_runtime(settings: Settings) -> Runtime:
 def main() -> pn.viewable.Viewable:
     try:
         settings = settings_from_env(args=sys.argv[1:])
+    except SettingsError as exc:  # every bad setting, named with what it accepts
+        _log_once("settings", "dashboard cannot start, fix these settings:\n  %s",
+                  "\n  ".join(exc.problems))
+        return error_page("fix these settings and restart the server", exc.problems)
+    try:
         runtime = get_runtime(settings)
-    except (SettingsError, ValueError, OSError) as exc:  # RecordingError is a ValueError
+    except (ValueError, OSError) as exc:  # RecordingError is a ValueError
+        _log_once("runtime", "dashboard cannot start: %s", exc)
         return error_page(str(exc))
     return create_app(runtime.hub, runtime.settings)
+
+
+def _log_once(key: str, message: str, *args: object) -> None:
+    """Once per server process, not once per page load (app.py runs for every session)."""
+    flag = f"{CACHE_KEY}-logged-{key}"
+    if not pn.state.cache.get(flag):
+        pn.state.cache[flag] = True
+        log.error(message, *args)
 
 
 main().servable(title="KuCoin Research Dashboard")

@@ -13,8 +13,9 @@ import pytest
 
 from dashboard.domain.errors import OrderRejected
 from dashboard.domain.fakes import FakeAccount, FakeMarketFeed
-from dashboard.domain.models import Balance, FeedState, Fill, OrderRequest, OrderType, Side
+from dashboard.domain.models import FeedState, Fill, OrderRequest, OrderType, Side
 from dashboard.domain.numbers import plain_or_dash as fmt
+from dashboard.domain.risk import RiskLimits
 from dashboard.domain.rules import estimate_fill, round_request
 from dashboard.hub import MarketHub
 from dashboard.kucoin.client.gateway import to_wire
@@ -387,3 +388,51 @@ def test_components_render(hub: MarketHub) -> None:
     for component in (ticket, OpenOrders(hub), Balances(hub), Fills(hub), KillSwitch(hub, tickets=[ticket]),
                       FeedHealth(hub), ModeBanner(hub)):
         assert pn.panel(component).get_root() is not None
+
+
+# ---------------------------------------------------------------- defects found as a new user
+async def test_kill_switch_reset_is_confirmed_and_reaches_every_session(
+        hub: MarketHub, account: FakeAccount, ticket: OrderTicket) -> None:
+    """Reset needs its own confirmation; then entry is allowed again here and in other sessions."""
+    kill, other = KillSwitch(hub, tickets=[ticket]), KillSwitch(hub)
+    assert await kill.kill() and other.tick(later()) and other.engaged
+    assert kill.reset_button.visible and not kill.button.visible
+    assert not await kill.reset()  # not confirmed: nothing happens
+    assert account.kill_switch_engaged() and ticket.model.disabled_reason == KILL_REASON
+    kill.arm_reset()
+    assert kill._reset_row.visible
+    assert await kill.reset()
+    assert not kill.engaged and not account.kill_switch_engaged() and kill.button.visible
+    assert ticket.model.disabled_reason == ""
+    ticket.model.param.update(price="49000", size="0.5")
+    assert ticket.model.review()
+    assert other.tick(later() + 60) and not other.engaged and "reset" in other.message
+
+
+def test_kill_switch_reset_back_out(hub: MarketHub, account: FakeAccount) -> None:
+    """'Keep blocked' closes the reset confirmation and leaves the switch engaged."""
+    kill = KillSwitch(hub)
+    kill._engage("engaged for the test")
+    kill.arm_reset()
+    kill.disarm()
+    assert not kill._reset_row.visible and kill.engaged
+
+
+def test_review_is_off_above_the_cap(feed: FakeMarketFeed) -> None:
+    """Above the notional cap Review is disabled and the rule shown, before any Confirm."""
+    capped = FakeAccount(feed.instruments(), body=to_wire,
+                         limits=RiskLimits(max_notional=D("50000")))
+    ticket = OrderTicket(MarketHub(feed, capped), symbol=SYMBOL)
+    ticket.model.param.update(price="49000", size="2")
+    assert ticket.model.error_rule == "notionalCap" and ticket._error.visible
+    assert ticket.review_button.disabled and "notionalCap" in ticket._error.object
+
+
+def test_balances_to_the_currency_precision(feed: FakeMarketFeed) -> None:
+    """Exchange-computed balances with 18 decimals show the currency's precision, rounded down."""
+    rich = FakeAccount(feed.instruments(), balances={"USDT": D("999949.949949949949949949"),
+                                                     "BTC": D("1.123456789123456789")})
+    balances = Balances(MarketHub(feed, rich))
+    balances.tick(later())
+    assert balances.rows == (("BTC", "1.12345678", "0", "1.12345678"),
+                             ("USDT", "999949.949949", "0", "999949.949949"))

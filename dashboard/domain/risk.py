@@ -138,8 +138,10 @@ class OrderGuard:
         value = value_in(notional, inst.quote, cap_currency, self.prices)
         what = f"order value {plain(notional)} {inst.quote}"
         if value is None:
+            pair = f"{inst.quote}-{cap_currency}"
             raise OrderRuleError("notionalCap", f"cannot value the order in {cap_currency}, the "
-                                 f"currency of the cap: no live {inst.quote}-{cap_currency} price")
+                                 f"currency of the cap: no live {pair} price (add {pair} to the "
+                                 "symbols)")
         if value > cap:
             if inst.quote != cap_currency:
                 what += f" (about {plain(value.quantize(CENT))} {cap_currency})"
