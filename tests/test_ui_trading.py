@@ -397,11 +397,11 @@ async def test_kill_switch_reset_is_confirmed_and_reaches_every_session(
     kill, other = KillSwitch(hub, tickets=[ticket]), KillSwitch(hub)
     assert await kill.kill() and other.tick(later()) and other.engaged
     assert kill.reset_button.visible and not kill.button.visible
-    assert not await kill.reset()  # not confirmed: nothing happens
+    assert not await kill.reset_kill_switch()  # not confirmed: nothing happens
     assert account.kill_switch_engaged() and ticket.model.disabled_reason == KILL_REASON
     kill.arm_reset()
     assert kill._reset_row.visible
-    assert await kill.reset()
+    assert await kill.reset_kill_switch()
     assert not kill.engaged and not account.kill_switch_engaged() and kill.button.visible
     assert ticket.model.disabled_reason == ""
     ticket.model.param.update(price="49000", size="0.5")

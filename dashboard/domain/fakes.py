@@ -136,8 +136,8 @@ BodyOf = Callable[[OrderRequest, str], Mapping[str, object]]
 def request_fields(req: OrderRequest, client_oid: str) -> dict[str, object]:
     """A fake has no wire: its preview is the request's own fields (inject a venue's body builder,
     e.g. ``kucoin.client.gateway.to_wire``, to preview that venue's exact body)."""
-    fields = {"client_oid": client_oid, "symbol": req.symbol, "side": req.side.value,
-              "type": req.type.value}
+    fields: dict[str, object] = {"client_oid": client_oid, "symbol": req.symbol,
+                                 "side": req.side.value, "type": req.type.value}
     for name in ("price", "size", "funds"):
         value = getattr(req, name)
         if value is not None:

@@ -279,7 +279,7 @@ class KillSwitch(LiveComponent):
         await self.kill()
 
     async def _on_confirm_reset(self, _event) -> None:
-        await self.reset()
+        await self.reset_kill_switch()
 
     async def kill(self) -> bool:
         """Fire: the account blocks new orders and cancels everything; this session's tickets
@@ -298,8 +298,9 @@ class KillSwitch(LiveComponent):
         self._engage("kill switch engaged: all open orders cancelled, order entry blocked")
         return True
 
-    async def reset(self) -> bool:
-        """Allow order entry again, for every session: only after the confirmation."""
+    async def reset_kill_switch(self) -> bool:
+        """Allow order entry again, for every session: only after the confirmation. (Not
+        ``reset``: that is LiveComponent's "forget what was shown".)"""
         account, confirmed = self.hub.account, self.confirming_reset
         self.confirming_reset = False
         if account is None or not confirmed or not self.engaged:

@@ -64,7 +64,7 @@ class OrderTicket(LiveComponent):
         self.confirm_button = pn.widgets.Button(label="Confirm", color="danger",
                                                 css_classes=["ticket-confirm"])
         self.back_button = pn.widgets.Button(label="Back", css_classes=["ticket-back"])
-        self.review_button.on_click(lambda _event: self.model.review())
+        self.review_button.on_click(self._on_review)
         self.confirm_button.on_click(self._on_confirm)
         self.back_button.on_click(lambda _event: self.model.back())
         self._title = pn.pane.HTML("", margin=(0, 5))
@@ -124,6 +124,9 @@ class OrderTicket(LiveComponent):
 
     def unblock(self) -> None:
         self.model.unblock()
+
+    def _on_review(self, _event) -> None:
+        self.model.review()
 
     async def _on_confirm(self, _event) -> None:
         await self.model.confirm()
