@@ -43,7 +43,8 @@ async def account(sim):
         rest = KucoinRestClient(sim.base_url, sim.demo, session=session)
         instruments = {i.symbol: i for i in await rest.get_symbols()}
         acct = KucoinAccount(rest, session, instruments, symbols=SYMBOLS,
-                             limits=RiskLimits(max_orders_per_minute=100, max_notional=Decimal("100000")))
+                             limits=RiskLimits(max_orders_per_minute=100,
+                                               max_notional=Decimal("100000")))
         await acct.start()
         await acct.ws.wait_connected()
         yield acct
@@ -82,7 +83,8 @@ async def test_order_appears_then_cancel_removes_it(account):
 
 async def test_market_order_fill_with_fee(sim, account):
     """A market order that trades shows up in fills with KuCoin's fee."""
-    sub = await account.submit(OrderRequest("SOL-USDT", Side.BUY, OrderType.MARKET, funds=Decimal("100")))
+    by_funds = OrderRequest("SOL-USDT", Side.BUY, OrderType.MARKET, funds=Decimal("100"))
+    sub = await account.submit(by_funds)
     await eventually(lambda: any(f.order_id == sub.order_id for f in account.fills()), timeout_s=5)
     fill = next(f for f in account.fills() if f.order_id == sub.order_id)
     assert fill.fee > 0 and fill.liquidity == "taker"
@@ -231,7 +233,8 @@ async def test_reconnect_reconciles_missed_changes(sim, account):
 
 def test_preview_is_the_exact_body_sent(account):
     """preview() renders the HF order body the gateway sends, in KuCoin's spelling."""
-    req = OrderRequest("SOL-USDT", Side.SELL, OrderType.LIMIT, size=Decimal("2.5"), price=Decimal("150.10"),
-                       client_oid="abc123")
-    assert account.preview(req) == {"clientOid": "abc123", "symbol": "SOL-USDT", "side": "sell", "type": "limit",
-                                    "price": "150.1", "size": "2.5", "timeInForce": "GTC"}
+    req = OrderRequest("SOL-USDT", Side.SELL, OrderType.LIMIT, size=Decimal("2.5"),
+                       price=Decimal("150.10"), client_oid="abc123")
+    assert account.preview(req) == {"clientOid": "abc123", "symbol": "SOL-USDT", "side": "sell",
+                                    "type": "limit", "price": "150.1", "size": "2.5",
+                                    "timeInForce": "GTC"}

@@ -13,20 +13,24 @@ import pytest
 from dashboard.config import SettingsError, settings_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYS = {"KUCOIN_API_KEY": "k-123456789", "KUCOIN_API_SECRET": "s3cr3t-value", "KUCOIN_API_PASSPHRASE": "pass-word"}
+REPLAY = {"KUCOIN_MODE": "replay", "KUCOIN_REPLAY": "x.rec"}
+KEYS = {"KUCOIN_API_KEY": "k-123456789", "KUCOIN_API_SECRET": "s3cr3t-value",
+        "KUCOIN_API_PASSPHRASE": "pass-word"}
 
 
 def test_defaults_are_sim_with_trading():
     """No environment: the embedded simulator, paper trading on, a notional cap set."""
     s = settings_from_env({})
-    assert (s.mode, s.trading_enabled, s.credentials, s.book_source) == ("sim", True, None, "level2")
+    assert (s.mode, s.trading_enabled, s.credentials, s.book_source) == ("sim", True, None,
+                                                                         "level2")
     assert s.max_notional == Decimal("50000") and "BTC-USDT" in s.symbols
 
 
 def test_live_trading_needs_explicit_enable():
     """Live mode keeps order entry off unless KUCOIN_ENABLE_TRADING=1."""
     assert settings_from_env({"KUCOIN_MODE": "live", **KEYS}).trading_enabled is False
-    assert settings_from_env({"KUCOIN_MODE": "live", "KUCOIN_ENABLE_TRADING": "1", **KEYS}).trading_enabled is True
+    enabled = settings_from_env({"KUCOIN_MODE": "live", "KUCOIN_ENABLE_TRADING": "1", **KEYS})
+    assert enabled.trading_enabled is True
 
 
 def test_mode_from_args():
@@ -39,11 +43,11 @@ def test_mode_from_args():
     ({"KUCOIN_API_KEY": "only-the-key"}, "all three"),
     ({"KUCOIN_BOOK_SOURCE": "depth20"}, "KUCOIN_BOOK_SOURCE"),
     ({"KUCOIN_MODE": "replay"}, "KUCOIN_REPLAY=path"),
-    ({"KUCOIN_MODE": "replay", "KUCOIN_REPLAY": "x.rec", "KUCOIN_REPLAY_SPEED": "fast"}, "KUCOIN_REPLAY_SPEED"),
-    ({"KUCOIN_MODE": "replay", "KUCOIN_REPLAY": "x.rec", "KUCOIN_REPLAY_SPEED": "-2"}, "KUCOIN_REPLAY_SPEED"),
-    ({"KUCOIN_MODE": "replay", "KUCOIN_REPLAY": "x.rec", "KUCOIN_RECORD": "y.rec"}, "KUCOIN_RECORD"),
-], ids=["bad-mode", "partial-keys", "bad-book-source", "replay-without-file", "bad-speed", "negative-speed",
-        "record-in-replay"])
+    ({**REPLAY, "KUCOIN_REPLAY_SPEED": "fast"}, "KUCOIN_REPLAY_SPEED"),
+    ({**REPLAY, "KUCOIN_REPLAY_SPEED": "-2"}, "KUCOIN_REPLAY_SPEED"),
+    ({**REPLAY, "KUCOIN_RECORD": "y.rec"}, "KUCOIN_RECORD"),
+], ids=["bad-mode", "partial-keys", "bad-book-source", "replay-without-file", "bad-speed",
+        "negative-speed", "record-in-replay"])
 def test_bad_settings_say_what_to_fix(env, match):
     """Each unusable setting raises SettingsError naming the variable."""
     with pytest.raises(SettingsError, match=match):
@@ -101,8 +105,10 @@ def test_repr_hides_secrets():
 
 
 def test_replay_and_record_settings():
-    s = settings_from_env({"KUCOIN_MODE": "replay", "KUCOIN_REPLAY": "/data/a.rec.gz", "KUCOIN_REPLAY_SPEED": "10"})
-    assert (s.mode, s.replay_path, s.replay_speed, s.record_path) == ("replay", "/data/a.rec.gz", 10.0, None)
+    s = settings_from_env({"KUCOIN_MODE": "replay", "KUCOIN_REPLAY": "/data/a.rec.gz",
+                           "KUCOIN_REPLAY_SPEED": "10"})
+    assert (s.mode, s.replay_path, s.replay_speed, s.record_path) == ("replay", "/data/a.rec.gz",
+                                                                      10.0, None)
     s = settings_from_env({"KUCOIN_RECORD": "/tmp/b.rec"})
     assert (s.mode, s.record_path) == ("sim", "/tmp/b.rec")
 

@@ -83,7 +83,8 @@ def test_preview_shows_gtt_cancel_after(ticket: OrderTicket) -> None:
 
 
 def test_market_estimate_walks_the_book(ticket: OrderTicket, hub: MarketHub) -> None:
-    """A market buy's estimate is the walk of the asks: worst price and notional as the book says."""
+    """A market buy's estimate is the walk of the asks: worst price and notional as the book
+    says."""
     ticket.model.param.update(order_type="market", size="1")
     est = estimate_fill(hub.view(SYMBOL).book.asks, size=D("1"), side=Side.BUY)
     assert wire(ticket) == {"clientOid": "<clientOid>", "symbol": SYMBOL, "side": "buy",
@@ -116,7 +117,8 @@ def test_limit_estimate_only_the_marketable_part(ticket: OrderTicket, hub: Marke
     assert "not marketable now: rests on the book at 40000" in ticket.model.estimate_text
 
 
-def test_preview_follows_the_book_on_tick(ticket: OrderTicket, hub: MarketHub, feed: FakeMarketFeed) -> None:
+def test_preview_follows_the_book_on_tick(ticket: OrderTicket, hub: MarketHub,
+                                          feed: FakeMarketFeed) -> None:
     """Each tick with a newer view recomputes the estimate."""
     ticket.model.param.update(order_type="market", size="3")
     before = ticket.model.estimate_text
@@ -132,19 +134,21 @@ INVALID = [
     pytest.param({"price": "abc", "size": "1"}, "price", id="price-not-a-number"),
     pytest.param({"price": "NaN", "size": "1"}, "price", id="price-nan"),
     pytest.param({"price": "50000", "size": "0.000001"}, "baseMinSize", id="size-below-min"),
-    pytest.param({"price": "50000", "size": "0.000000001"}, "baseIncrement", id="size-below-one-lot"),
+    pytest.param({"price": "50000", "size": "0.000000001"}, "baseIncrement",
+                 id="size-below-one-lot"),
     pytest.param({"price": "1", "size": "0.01"}, "minFunds", id="limit-value-below-min-funds"),
     pytest.param({"order_type": "market", "size_mode": "funds", "funds": "0.05"}, "minFunds",
                  id="market-funds-below-min"),
-    pytest.param({"price": "49000", "size": "1", "post_only": True, "time_in_force": "IOC"}, "postOnly",
-                 id="post-only-with-ioc"),
+    pytest.param({"price": "49000", "size": "1", "post_only": True, "time_in_force": "IOC"},
+                 "postOnly", id="post-only-with-ioc"),
     pytest.param({"order_type": "market", "size": ""}, "size", id="market-without-size-or-funds"),
     pytest.param({"price": "-5", "size": "1"}, "price", id="negative-price"),
 ]
 
 
 @pytest.mark.parametrize(("inputs", "rule"), INVALID)
-async def test_invalid_input_names_the_rule_and_sends_nothing(ticket: OrderTicket, account: FakeAccount,
+async def test_invalid_input_names_the_rule_and_sends_nothing(ticket: OrderTicket,
+                                                              account: FakeAccount,
                                                               inputs: dict, rule: str) -> None:
     """Every invalid input is explained (rule named, in red) before sending; Review is disabled."""
     ticket.model.param.update(**inputs)
@@ -164,14 +168,19 @@ def test_not_a_number_says_so(ticket: OrderTicket) -> None:
 
 
 # ---------------------------------------------------------------- flow
-async def test_review_then_confirm_sends_exactly_the_rounded_request(ticket: OrderTicket, account: FakeAccount,
+async def test_review_then_confirm_sends_exactly_the_rounded_request(ticket: OrderTicket,
+                                                                     account: FakeAccount,
                                                                      feed: FakeMarketFeed) -> None:
-    """Review freezes the rounded request (with a clientOid); Confirm sends that and shows the order id."""
+    """Review freezes the rounded request (with a clientOid); Confirm sends that and shows the
+    order id."""
     ticket.model.param.update(price="49000.07", size="0.123456789")
     assert ticket.model.review()
-    assert ticket.model.stage == "review" and ticket._review_box.visible and ticket.review_button.disabled
-    raw = OrderRequest(SYMBOL, Side.BUY, OrderType.LIMIT, size=D("0.123456789"), price=D("49000.07"))
-    expected = replace(round_request(raw, feed.instruments()[SYMBOL]), client_oid=ticket.model.pending.client_oid)
+    assert ticket.model.stage == "review" and ticket._review_box.visible
+    assert ticket.review_button.disabled
+    raw = OrderRequest(SYMBOL, Side.BUY, OrderType.LIMIT, size=D("0.123456789"),
+                       price=D("49000.07"))
+    expected = replace(round_request(raw, feed.instruments()[SYMBOL]),
+                       client_oid=ticket.model.pending.client_oid)
     assert ticket.model.pending == expected and ticket.model.pending.client_oid
     assert await ticket.model.confirm()
     assert account.submitted == [expected]
@@ -194,12 +203,14 @@ async def test_back_returns_without_sending(ticket: OrderTicket, account: FakeAc
     ticket.model.param.update(price="49000", size="0.5")
     ticket.model.review()
     ticket.model.back()
-    assert ticket.model.stage == "edit" and ticket.model.pending is None and not ticket.review_button.disabled
+    assert ticket.model.stage == "edit" and ticket.model.pending is None
+    assert not ticket.review_button.disabled
     assert not await ticket.model.confirm()
     assert account.submitted == []
 
 
-async def test_changing_an_input_during_review_cancels_it(ticket: OrderTicket, account: FakeAccount) -> None:
+async def test_changing_an_input_during_review_cancels_it(ticket: OrderTicket,
+                                                          account: FakeAccount) -> None:
     """What is confirmed is what was reviewed: an edit (or a ladder click) drops the review."""
     ticket.model.param.update(price="49000", size="0.5")
     ticket.model.review()
@@ -224,7 +235,8 @@ async def test_exchange_rejection_shown_in_words(feed: FakeMarketFeed) -> None:
     assert "rejected by the exchange — code 200004: Balance insufficient!" in ticket.model.outcome
 
 
-async def test_local_refusal_after_review_names_its_rule(ticket: OrderTicket, account: FakeAccount) -> None:
+async def test_local_refusal_after_review_names_its_rule(ticket: OrderTicket,
+                                                         account: FakeAccount) -> None:
     """A gateway refusal (OrderRuleError) shows the rule it broke."""
     ticket.model.param.update(price="49000", size="0.5")
     ticket.model.review()
@@ -243,11 +255,14 @@ def test_read_only_hub_disables_entry(feed: FakeMarketFeed) -> None:
     assert ticket._notice.visible and "read-only" in ticket._notice.object
 
 
-def test_live_with_trading_off_says_how_to_enable(feed: FakeMarketFeed, account: FakeAccount) -> None:
+def test_live_with_trading_off_says_how_to_enable(feed: FakeMarketFeed,
+                                                  account: FakeAccount) -> None:
     """Live mode with trading off names the setting that turns it on."""
-    ticket = OrderTicket(MarketHub(feed, account, mode="live", trading_enabled=False), symbol=SYMBOL)
+    hub = MarketHub(feed, account, mode="live", trading_enabled=False)
+    ticket = OrderTicket(hub, symbol=SYMBOL)
     ticket.model.param.update(price="49000", size="0.5")
-    assert ticket.model.disabled_reason == "trading is off in live mode; set KUCOIN_ENABLE_TRADING=1"
+    assert ticket.model.disabled_reason == ("trading is off in live mode; "
+                                            "set KUCOIN_ENABLE_TRADING=1")
     assert not ticket.model.review()
 
 
@@ -268,8 +283,10 @@ def test_typing_updates_the_model(ticket: OrderTicket) -> None:
 # ---------------------------------------------------------------- kill switch
 async def test_kill_switch_cancels_everything_and_blocks_entry(hub: MarketHub, account: FakeAccount,
                                                                ticket: OrderTicket) -> None:
-    """Kill cancels the open orders and blocks the ticket with that reason; a second session sees it too."""
-    await account.submit(OrderRequest(SYMBOL, Side.BUY, OrderType.LIMIT, size=D("0.5"), price=D("49000")))
+    """Kill cancels the open orders and blocks the ticket with that reason; a second session sees
+    it too."""
+    await account.submit(OrderRequest(SYMBOL, Side.BUY, OrderType.LIMIT, size=D("0.5"),
+                                      price=D("49000")))
     kill = KillSwitch(hub, tickets=[ticket])
     kill.arm()
     assert kill._confirm_row.visible
@@ -295,7 +312,8 @@ def test_kill_switch_back_out(hub: MarketHub, account: FakeAccount) -> None:
 
 # ---------------------------------------------------------------- account tables
 async def place(account: FakeAccount, price: str, size: str = "0.5") -> str:
-    order = await account.submit(OrderRequest(SYMBOL, Side.BUY, OrderType.LIMIT, size=D(size), price=D(price)))
+    order = await account.submit(OrderRequest(SYMBOL, Side.BUY, OrderType.LIMIT, size=D(size),
+                                              price=D(price)))
     return order.order_id
 
 
@@ -338,8 +356,10 @@ def test_balances_rows(hub: MarketHub) -> None:
 
 class FillingAccount(FakeAccount):
     def fills(self):
-        return [Fill("f1", "o1", "t1", SYMBOL, Side.BUY, D("50000.1"), D("0.01"), D("0.5"), "USDT", "taker", 0),
-                Fill("f2", "o2", "t2", SYMBOL, Side.SELL, D("50001"), D("0.02"), D("0.1"), "USDT", "maker", 1000)]
+        return [Fill("f1", "o1", "t1", SYMBOL, Side.BUY, D("50000.1"), D("0.01"), D("0.5"),
+                     "USDT", "taker", 0),
+                Fill("f2", "o2", "t2", SYMBOL, Side.SELL, D("50001"), D("0.02"), D("0.1"),
+                     "USDT", "maker", 1000)]
 
 
 def test_fills_newest_first(feed: FakeMarketFeed) -> None:
@@ -352,7 +372,8 @@ def test_fills_newest_first(feed: FakeMarketFeed) -> None:
 
 # ---------------------------------------------------------------- health and mode
 @pytest.mark.parametrize("state", list(FeedState), ids=[s.value for s in FeedState])
-def test_feed_health_follows_the_feed_state(hub: MarketHub, feed: FakeMarketFeed, state: FeedState) -> None:
+def test_feed_health_follows_the_feed_state(hub: MarketHub, feed: FakeMarketFeed,
+                                            state: FeedState) -> None:
     """The health row's state text is the feed's state."""
     health = FeedHealth(hub, symbol=SYMBOL)
     feed.state = state
@@ -375,7 +396,8 @@ def test_feed_health_shows_detail_and_loop_lag(hub: MarketHub) -> None:
     ("live", False, "LIVE — api.kucoin.com — real money — trading disabled"),
     ("replay", False, "REPLAY"),
 ], ids=["sim", "live-trading", "live-read-only", "replay"])
-def test_mode_banner_text(feed: FakeMarketFeed, account: FakeAccount, mode: str, trading: bool, text: str) -> None:
+def test_mode_banner_text(feed: FakeMarketFeed, account: FakeAccount, mode: str, trading: bool,
+                          text: str) -> None:
     """The banner says which exchange this is (and, live, whether trading is on)."""
     banner = ModeBanner(MarketHub(feed, account, mode=mode, trading_enabled=trading))
     assert banner.text.startswith(text)
@@ -385,8 +407,8 @@ def test_mode_banner_text(feed: FakeMarketFeed, account: FakeAccount, mode: str,
 def test_components_render(hub: MarketHub) -> None:
     """Every component builds its Bokeh models."""
     ticket = OrderTicket(hub, symbol=SYMBOL)
-    for component in (ticket, OpenOrders(hub), Balances(hub), Fills(hub), KillSwitch(hub, tickets=[ticket]),
-                      FeedHealth(hub), ModeBanner(hub)):
+    for component in (ticket, OpenOrders(hub), Balances(hub), Fills(hub),
+                      KillSwitch(hub, tickets=[ticket]), FeedHealth(hub), ModeBanner(hub)):
         assert pn.panel(component).get_root() is not None
 
 
