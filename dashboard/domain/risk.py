@@ -140,8 +140,8 @@ class OrderGuard:
         if value is None:
             pair = f"{inst.quote}-{cap_currency}"
             raise OrderRuleError("notionalCap", f"cannot value the order in {cap_currency}, the "
-                                 f"currency of the cap: no live {pair} price (add {pair} to the "
-                                 "symbols)")
+                                 f"currency of the cap: no live {pair} price ({pair} must be "
+                                 "among the symbols, with a live book)")
         if value > cap:
             if inst.quote != cap_currency:
                 what += f" (about {plain(value.quantize(CENT))} {cap_currency})"
