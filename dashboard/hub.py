@@ -13,10 +13,9 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any, TypeVar
 
 import numpy as np
 
@@ -25,7 +24,6 @@ from dashboard.domain.interfaces import MarketFeed, OrderGatewayPort
 from dashboard.domain.models import BookSnapshot, Candle, FeedState, FeedStatus, Instrument, Ticker, Trade
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 BOOK_LEVELS = 400  # per side kept in a view: enough for the ladder at coarse grouping and the depth chart
 TAPE_KEPT = 200
@@ -171,10 +169,10 @@ class MarketHub:
             await self.account.close()
         await self.feed.close()
 
-    async def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Await ``coro`` on the hub's own loop. The feed and the account (their aiohttp session,
-        timers and futures) belong to that loop; a UI callback that happens to run elsewhere must
-        not drive them from another loop, where their awaits would never complete."""
+    async def call(self, coro):
+        """Await ``coro`` on the hub's own loop. The feed and the account (their aiohttp session, timers and
+        futures) belong to that loop; a UI callback that happens to run elsewhere must not drive them from
+        another loop, where their awaits would never complete."""
         loop = self.loop
         try:
             running = asyncio.get_running_loop()
