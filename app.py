@@ -14,15 +14,13 @@ import gc
 import logging
 import sys
 from collections.abc import Iterator, Mapping
-from decimal import Decimal
 
 import aiohttp
 import panel as pn
 
 from dashboard.config import Settings, SettingsError, settings_from_env
-from dashboard.domain.interfaces import MarketFeed
 from dashboard.domain.models import Instrument
-from dashboard.domain.risk import RiskLimits
+from dashboard.domain.risk import RiskLimits, mid_prices
 from dashboard.hub import MarketHub
 from dashboard.kucoin.client.account import KucoinAccount
 from dashboard.kucoin.client.feed import KucoinMarketFeed
@@ -56,20 +54,6 @@ class _FeedInstruments(Mapping[str, Instrument]):
 
     def __len__(self) -> int:
         return len(self._feed.instruments())
-
-
-class _FeedPrices:
-    """Live mid prices from the feed's books: what values an order in the cap's currency (None
-    while a book is not live, so the cap then refuses rather than guesses)."""
-
-    def __init__(self, feed: MarketFeed) -> None:
-        self._feed = feed
-
-    def __call__(self, symbol: str) -> Decimal | None:
-        book = self._feed.book(symbol, 1)
-        if book is None or not book.bids or not book.asks:
-            return None
-        return (book.bids[0][0] + book.asks[0][0]) / 2
 
 
 class Runtime:
@@ -108,7 +92,7 @@ class Runtime:
                                 cap_currency=settings.cap_currency)
             self.account = KucoinAccount(self.rest, self.session, _FeedInstruments(self.feed),
                                          symbols=settings.symbols, limits=limits,
-                                         prices=_FeedPrices(self.feed))
+                                         prices=mid_prices(self.feed))
         self.hub = MarketHub(self.feed, self.account, mode=settings.mode, trading_enabled=settings.trading_enabled)
         self.task = asyncio.get_running_loop().create_task(self._start(), name="dashboard-runtime")
 

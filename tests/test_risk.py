@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 
 from dashboard.domain.errors import OrderRuleError
-from dashboard.domain.fakes import fake_instrument
-from dashboard.domain.models import Balance, OrderRequest, OrderType, Side
+from dashboard.domain.fakes import FakeMarketFeed, fake_instrument
+from dashboard.domain.models import Balance, FeedState, OrderRequest, OrderType, Side
 from dashboard.domain.numbers import amount_text, currency_steps, plain
-from dashboard.domain.risk import OrderGuard, RiskLimits, value_in
+from dashboard.domain.risk import OrderGuard, RiskLimits, mid_prices, value_in
 
 D = Decimal
 INSTRUMENTS = {s: fake_instrument(s, tick="0.00001", lot="0.0001")
@@ -106,3 +106,14 @@ def test_amounts_to_the_currencys_precision():
     assert amount_text(D("123456789012345678901.123456789"), "XYZ", steps) == (
         "123456789012345678901.12345678")  # unknown currency: 8 decimals, no overflow
     assert amount_text(D("100000.000000"), "USDT", steps) == "100000"
+
+
+def test_mid_prices_from_a_feed():
+    """The feed's live mid values orders; None for an unknown symbol or a book not live."""
+    feed = FakeMarketFeed(("BTC-USDT",), mid=90000.0)
+    book = feed.book("BTC-USDT", 1)
+    prices = mid_prices(feed)
+    assert prices("BTC-USDT") == (book.bids[0][0] + book.asks[0][0]) / 2
+    assert prices("SOL-USDT") is None
+    feed.state = FeedState.RESYNCING
+    assert prices("BTC-USDT") is None

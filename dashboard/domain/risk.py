@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .errors import OrderRuleError
+from .interfaces import MarketFeed
 from .models import Balance, Instrument, OrderRequest, OrderType, Side
 from .numbers import amount_text, plain
 from .rules import validate_request
@@ -39,6 +40,19 @@ class RiskLimits:
     max_orders_per_minute: int = 60
     max_notional: Decimal | None = None  # per order, in ``cap_currency``; None: no cap
     cap_currency: str = "USDT"
+
+
+def mid_prices(feed: MarketFeed) -> PriceOf:
+    """A feed's live mid prices as a ``PriceOf``: None for a symbol the feed does not carry or
+    whose book is not live, so the cap then refuses rather than guesses."""
+    def price_of(symbol: str) -> Decimal | None:
+        if symbol not in feed.instruments():
+            return None
+        book = feed.book(symbol, 1)
+        if book is None or not book.bids or not book.asks:
+            return None
+        return (book.bids[0][0] + book.asks[0][0]) / 2
+    return price_of
 
 
 def order_value(req: OrderRequest, reference_price: Decimal | None) -> Decimal | None:
