@@ -212,7 +212,7 @@ class KillSwitch(LiveComponent):
     rate_hz = param.Number(default=1.0, bounds=(0.2, 10.0), doc="How often the state is read.")
     engaged = param.Boolean(default=False, doc="True once the kill switch has fired (anywhere).")
     confirming = param.Boolean(default=False, doc="True while the kill confirmation is shown.")
-    confirming_reset = param.Boolean(default=False, doc="True while the reset confirmation is shown.")
+    confirming_reset = param.Boolean(default=False, doc="True while the reset confirmation shows.")
     message = param.String(default="", doc="What the kill switch did, in words.")
 
     def __init__(self, hub: MarketHub, tickets: Sequence[OrderTicket] = (), **params) -> None:
