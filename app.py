@@ -20,10 +20,10 @@ import panel as pn
 
 from dashboard.config import Settings, SettingsError, settings_from_env
 from dashboard.domain.models import Instrument
+from dashboard.domain.risk import RiskLimits, mid_prices
 from dashboard.hub import MarketHub
 from dashboard.kucoin.client.account import KucoinAccount
 from dashboard.kucoin.client.feed import KucoinMarketFeed
-from dashboard.kucoin.client.gateway import RiskLimits
 from dashboard.kucoin.client.rest import KucoinRestClient
 from dashboard.recording.recorder import Recorder
 from dashboard.recording.replay import ReplayMarketFeed
@@ -88,9 +88,11 @@ class Runtime:
                                      book_source=settings.book_source, recorder=self.recorder)
         if creds is not None:
             limits = RiskLimits(max_orders_per_minute=settings.max_orders_per_minute,
-                                max_notional=settings.max_notional)
+                                max_notional=settings.max_notional,
+                                cap_currency=settings.cap_currency)
             self.account = KucoinAccount(self.rest, self.session, _FeedInstruments(self.feed),
-                                         symbols=settings.symbols, limits=limits)
+                                         symbols=settings.symbols, limits=limits,
+                                         prices=mid_prices(self.feed))
         self.hub = MarketHub(self.feed, self.account, mode=settings.mode, trading_enabled=settings.trading_enabled)
         self.task = asyncio.get_running_loop().create_task(self._start(), name="dashboard-runtime")
 
@@ -119,10 +121,24 @@ def get_runtime(settings: Settings) -> Runtime:
 def main() -> pn.viewable.Viewable:
     try:
         settings = settings_from_env(args=sys.argv[1:])
+    except SettingsError as exc:  # every bad setting, named with what it accepts
+        _log_once("settings", "dashboard cannot start, fix these settings:\n  %s",
+                  "\n  ".join(exc.problems))
+        return error_page("fix these settings and restart the server", exc.problems)
+    try:
         runtime = get_runtime(settings)
-    except (SettingsError, ValueError, OSError) as exc:  # RecordingError is a ValueError
+    except (ValueError, OSError) as exc:  # RecordingError is a ValueError
+        _log_once("runtime", "dashboard cannot start: %s", exc)
         return error_page(str(exc))
     return create_app(runtime.hub, runtime.settings)
+
+
+def _log_once(key: str, message: str, *args: object) -> None:
+    """Once per server process, not once per page load (app.py runs for every session)."""
+    flag = f"{CACHE_KEY}-logged-{key}"
+    if not pn.state.cache.get(flag):
+        pn.state.cache[flag] = True
+        log.error(message, *args)
 
 
 main().servable(title="KuCoin Research Dashboard")

@@ -153,7 +153,7 @@ class MarketHub:
         try:
             await self.feed.start()
             if self.account is not None:
-                await self.account.start()  # type: ignore[attr-defined]
+                await self.account.start()
         except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
             log.exception("hub: start failed")
@@ -166,7 +166,7 @@ class MarketHub:
         self._task = None
         await cancel_and_wait(tasks)
         if self.account is not None:
-            await self.account.close()  # type: ignore[attr-defined]
+            await self.account.close()
         await self.feed.close()
 
     async def call(self, coro):

@@ -1,7 +1,8 @@
 """In-memory MarketFeed and OrderGatewayPort for UI tests and notebooks (no network, deterministic).
 
 ``FakeMarketFeed.step()`` moves a random-walk book and prints trades; ``FakeAccount`` keeps orders
-in memory and refuses what the symbol rules refuse. Pure domain code: the UI runs on it unchanged.
+in memory and refuses what the real gateway refuses (the same ``risk.OrderGuard``). Pure domain
+code: the UI runs on it unchanged.
 """
 
 from __future__ import annotations
@@ -9,11 +10,10 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
 from .book import OrderBook
-from .errors import OrderRuleError
 from .models import (
     Balance,
     BookSnapshot,
@@ -27,25 +27,28 @@ from .models import (
     OrderStatus,
     OrderType,
     Side,
+    Submitted,
     Ticker,
     Trade,
 )
-from .rules import validate_request
+from .numbers import plain
+from .risk import OrderGuard, PriceOf, RiskLimits
 
 D = Decimal
 
 
-def fake_instrument(symbol: str = "BTC-USDT", tick: str = "0.1", lot: str = "0.00000001") -> Instrument:
+def fake_instrument(symbol: str = "BTC-USDT", tick: str = "0.1",
+                    lot: str = "0.00000001") -> Instrument:
     base, quote = symbol.split("-")
-    return Instrument(symbol, base, quote, D(tick), D(lot), D("0.000001"), D("0.00001"), D("10000000000"),
-                      D("0.1"), D("99999999"), D("0.1"))
+    return Instrument(symbol, base, quote, D(tick), D(lot), D("0.000001"), D("0.00001"),
+                      D("10000000000"), D("0.1"), D("99999999"), D("0.1"))
 
 
 class FakeMarketFeed:
     """A deterministic market: call ``step()`` (or let the UI's hub tick) to move it."""
 
-    def __init__(self, symbols: Sequence[str] = ("BTC-USDT",), *, seed: int = 1, mid: float = 50_000.0,
-                 levels: int = 60) -> None:
+    def __init__(self, symbols: Sequence[str] = ("BTC-USDT",), *, seed: int = 1,
+                 mid: float = 50_000.0, levels: int = 60) -> None:
         self.symbols = list(symbols)
         self._rng = random.Random(seed)
         self._instruments = {s: fake_instrument(s) for s in self.symbols}
@@ -78,8 +81,9 @@ class FakeMarketFeed:
                 self._trade_id += 1
                 side = self._rng.choice((Side.BUY, Side.SELL))
                 price = D(f"{self._mid[symbol]:.1f}")
-                self._trades[symbol].append(Trade(symbol, str(self._trade_id), price,
-                                                  D(f"{self._rng.uniform(0.001, 1.5):.4f}"), side, time.time_ns()))
+                size = D(f"{self._rng.uniform(0.001, 1.5):.4f}")
+                self._trades[symbol].append(Trade(symbol, str(self._trade_id), price, size, side,
+                                                  time.time_ns()))
 
     async def start(self) -> None:
         return None
@@ -101,8 +105,9 @@ class FakeMarketFeed:
     def ticker(self, symbol: str) -> Ticker | None:
         bb, ba = self._books[symbol].best_bid(), self._books[symbol].best_ask()
         last = self._trades[symbol][-1] if self._trades[symbol] else None
-        return Ticker(symbol, bb[0] if bb else None, bb[1] if bb else None, ba[0] if ba else None,
-                      ba[1] if ba else None, last.price if last else None, last.size if last else None,
+        return Ticker(symbol, bb[0] if bb else None, bb[1] if bb else None,
+                      ba[0] if ba else None, ba[1] if ba else None,
+                      last.price if last else None, last.size if last else None,
                       int(time.time() * 1000))
 
     def candles(self, symbol: str, interval: str) -> Sequence[Candle]:
@@ -114,25 +119,47 @@ class FakeMarketFeed:
         for i in range(120, 0, -1):
             o = price
             price += self._rng.uniform(-20, 20)
-            rows.append(Candle(symbol, interval, now - i * 60, D(f"{o:.1f}"), D(f"{max(o, price) + 5:.1f}"),
-                               D(f"{min(o, price) - 5:.1f}"), D(f"{price:.1f}"), D("1.5"), D("75000")))
+            rows.append(Candle(symbol, interval, now - i * 60, D(f"{o:.1f}"),
+                               D(f"{max(o, price) + 5:.1f}"), D(f"{min(o, price) - 5:.1f}"),
+                               D(f"{price:.1f}"), D("1.5"), D("75000")))
         self._candles[(symbol, interval)] = rows
 
     def status(self) -> FeedStatus:
-        return FeedStatus(state=self.state, messages=self._trade_id, msgs_per_s=10.0, last_msg_age_s=0.1,
-                          per_symbol={s: self.state.value for s in self.symbols})
+        per_symbol = {s: self.state.value for s in self.symbols}
+        return FeedStatus(state=self.state, messages=self._trade_id, msgs_per_s=10.0,
+                          last_msg_age_s=0.1, per_symbol=per_symbol)
+
+
+BodyOf = Callable[[OrderRequest, str], Mapping[str, object]]
+
+
+def request_fields(req: OrderRequest, client_oid: str) -> dict[str, object]:
+    """A fake has no wire: its preview is the request's own fields (inject a venue's body builder,
+    e.g. ``kucoin.client.gateway.to_wire``, to preview that venue's exact body)."""
+    fields: dict[str, object] = {"client_oid": client_oid, "symbol": req.symbol,
+                                 "side": req.side.value, "type": req.type.value}
+    for name in ("price", "size", "funds"):
+        value = getattr(req, name)
+        if value is not None:
+            fields[name] = plain(value)
+    return fields
 
 
 class FakeAccount:
-    """Orders kept in memory; the symbol rules apply as they would on the exchange."""
+    """Orders kept in memory; the real gateway's ``OrderGuard`` decides what is refused."""
 
-    def __init__(self, instruments: Mapping[str, Instrument]) -> None:
+    def __init__(self, instruments: Mapping[str, Instrument], *, limits: RiskLimits | None = None,
+                 balances: Mapping[str, Decimal] | None = None, body: BodyOf = request_fields,
+                 prices: PriceOf | None = None) -> None:
         self.instruments = instruments
         self._orders: dict[str, Order] = {}
-        self._balances = {"USDT": Balance("USDT", D("100000"), D(0)), "BTC": Balance("BTC", D("2"), D(0))}
+        funded = balances if balances is not None else {"USDT": D("100000"), "BTC": D("2")}
+        self._balances = {c: Balance(c, amount, D(0)) for c, amount in funded.items()}
         self._fills: list[Fill] = []
         self.submitted: list[OrderRequest] = []
-        self.kill_switch = False
+        self._body = body
+        self.guard = OrderGuard(instruments, limits or RiskLimits(max_orders_per_minute=10_000),
+                                prices=prices, balances=lambda: self._balances)
         self._n = 0
 
     async def start(self) -> None:
@@ -141,36 +168,23 @@ class FakeAccount:
     async def close(self) -> None:
         return None
 
-    def preview(self, req: OrderRequest) -> dict[str, object]:
-        """What a fake "sends": the request's fields in the exchange's usual spelling (a fake has no wire)."""
-        def text(value: Decimal | None) -> str:
-            return "-" if value is None else (format(value.normalize(), "f") if value else "0")
+    def preview(self, req: OrderRequest, reference_price: Decimal | None = None
+                ) -> Mapping[str, object]:
+        self.guard.check(req, reference_price)
+        return self._body(req, req.client_oid or "<clientOid>")
 
-        body: dict[str, object] = {"clientOid": req.client_oid} if req.client_oid else {}
-        body.update(symbol=req.symbol, side=req.side.value, type=req.type.value)
-        if req.type is OrderType.LIMIT:
-            body.update(price=text(req.price), size=text(req.size), timeInForce=req.time_in_force.value,
-                        postOnly=req.post_only)
-            if req.cancel_after_s is not None:
-                body["cancelAfter"] = req.cancel_after_s
-        elif req.size is not None:
-            body["size"] = text(req.size)
-        else:
-            body["funds"] = text(req.funds)
-        return body
-
-    async def submit(self, req: OrderRequest, reference_price: Decimal | None = None) -> Order:
-        if self.kill_switch:
-            raise OrderRuleError("killSwitch", "order entry is blocked by the kill switch")
-        validate_request(req, self.instruments[req.symbol], reference_price)
+    async def submit(self, req: OrderRequest, reference_price: Decimal | None = None) -> Submitted:
+        self.guard.check(req, reference_price)
+        self.guard.record_sent()
         self.submitted.append(req)
         self._n += 1
         now = int(time.time() * 1000)
-        order = Order(f"fake{self._n:020d}", req.client_oid or f"c{self._n}", req.symbol, req.side, req.type,
-                      req.price or D(0), req.size or D(0), req.funds, D(0), D(0), D(0), OrderStatus.OPEN, now, now)
+        order = Order(f"fake{self._n:020d}", req.client_oid or f"c{self._n}", req.symbol, req.side,
+                      req.type, req.price or D(0), req.size or D(0), req.funds, D(0), D(0), D(0),
+                      OrderStatus.OPEN, now, now)
         if req.type is OrderType.LIMIT:
             self._orders[order.order_id] = order
-        return order
+        return Submitted(order.order_id, order.client_oid)
 
     async def cancel(self, symbol: str, order_id: str) -> None:
         self._orders.pop(order_id, None)
@@ -179,9 +193,15 @@ class FakeAccount:
         for oid in [o.order_id for o in self._orders.values() if symbol in (None, o.symbol)]:
             del self._orders[oid]
 
-    async def kill(self) -> None:
-        self.kill_switch = True
+    def kill_switch_engaged(self) -> bool:
+        return self.guard.kill_switch_engaged
+
+    async def engage_kill_switch(self) -> None:
+        self.guard.engage_kill_switch()
         await self.cancel_all()
+
+    async def reset_kill_switch(self) -> None:
+        self.guard.reset_kill_switch()
 
     def open_orders(self) -> Sequence[Order]:
         return list(self._orders.values())

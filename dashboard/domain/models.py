@@ -137,6 +137,16 @@ class Order:
 
 
 @dataclass(frozen=True, slots=True)
+class Submitted:
+    """An order the venue has: its id, the clientOid it was sent with, and how it got there."""
+
+    order_id: str
+    client_oid: str
+    attempts: int = 1
+    resolved_by_query: bool = False  # the answer was lost; the order was found by clientOid
+
+
+@dataclass(frozen=True, slots=True)
 class Fill:
     fill_id: str
     order_id: str

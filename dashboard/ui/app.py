@@ -5,16 +5,20 @@ session owns its components and Bokeh models, and releases them when it closes.
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
+
 import panel as pn
 import param
 
 from dashboard.config import Settings
 from dashboard.hub import MarketHub
 
+from .account_views import Balances, Fills, KillSwitch, OpenOrders
 from .base import BG, MUTED, PANEL_BG, TEXT, RateGate, SessionClock
 from .health import FeedHealth, ModeBanner
 from .market import CandleChart, DepthChart, MarketHeader, OrderBookLadder, TradeTape
-from .trading import Balances, Fills, KillSwitch, OpenOrders, OrderTicket
+from .ticket import OrderTicket
 
 CSS = f"""
 body, .bk-root {{ background: {BG}; color: {TEXT}; }}
@@ -135,7 +139,12 @@ def _query_arg(name: str) -> str:
     return values[0].decode(errors="replace") if values and isinstance(values[0], bytes) else ""
 
 
-def error_page(message: str) -> pn.viewable.Viewable:
+def error_page(message: str, problems: Sequence[str] = ()) -> pn.viewable.Viewable:
+    """Why the dashboard cannot start, on the page (never a spinner): the message, then each
+    problem (a bad setting: its name, what it accepts, what it got) on its own line."""
     pn.extension(raw_css=[CSS], theme="dark")
-    return pn.Column(pn.pane.Alert(f"The dashboard cannot start: {message}", alert_type="danger"),
-                     sizing_mode="stretch_width")
+    items = "".join(f"<li><code>{html.escape(p)}</code></li>" for p in problems)
+    body = f"<b>The dashboard cannot start:</b> {html.escape(message)}"
+    alert = pn.pane.Alert(body + (f"<ul>{items}</ul>" if items else ""), alert_type="danger",
+                          css_classes=["start-error"], sizing_mode="stretch_width")
+    return pn.Column(alert, sizing_mode="stretch_width")

@@ -1,5 +1,8 @@
-"""``KucoinAccount``: balances, open orders and fills from the private channels, reconciled by REST,
-plus order entry through the ``OrderGateway``. Implements ``domain.interfaces.OrderGatewayPort``.
+"""``KucoinAccount``: balances, open orders and fills from the private channels, reconciled by
+REST, plus order entry through the ``OrderGateway``. Implements
+``domain.interfaces.OrderGatewayPort`` and speaks only domain errors there: every ``KucoinError``
+of a port method is raised again as ``OrderRejected``, ``CredentialsRefused`` or
+``ExchangeUnavailable``, ``from`` the original (``in_domain_terms``).
 
 State comes from ``/spotMarket/tradeOrdersV2`` and ``/account/balance`` (§7.8, §7.9). On every
 (re)connect the private pushes that may have been missed are made good by a REST reconciliation
@@ -13,20 +16,45 @@ import asyncio
 import dataclasses
 import logging
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 
 import aiohttp
 import orjson
 
 from dashboard.aio import cancel_and_wait
-from dashboard.domain.models import Balance, Fill, Instrument, Order, OrderRequest, OrderStatus, OrderType
-from dashboard.kucoin.common.errors import KucoinError, KucoinProtocolError
+from dashboard.domain.errors import (
+    CredentialsRefused,
+    DomainError,
+    ExchangeUnavailable,
+    OrderRejected,
+)
+from dashboard.domain.models import (
+    Balance,
+    Fill,
+    Instrument,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Submitted,
+)
+from dashboard.domain.risk import PriceOf, RiskLimits
+from dashboard.kucoin.common.errors import (
+    KucoinAPIError,
+    KucoinAuthError,
+    KucoinError,
+    KucoinProtocolError,
+    KucoinRateLimitError,
+    KucoinServerError,
+    KucoinTimeoutError,
+)
 from dashboard.kucoin.common.ws import KucoinWebSocket
 from dashboard.kucoin.protocol import spot as c
 
 from . import parse
-from .gateway import OrderGateway, RiskLimits, Submitted, to_wire
+from .gateway import OrderGateway
 from .rest import KucoinRestClient
 
 log = logging.getLogger(__name__)
@@ -34,16 +62,43 @@ log = logging.getLogger(__name__)
 _DONE = (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED)
 
 
+@contextmanager
+def in_domain_terms(action: str) -> Iterator[None]:
+    """KuCoin's errors raised again as the domain's (``from`` them): the port speaks no venue."""
+    try:
+        yield
+    except DomainError:
+        raise
+    except KucoinAuthError as exc:
+        raise CredentialsRefused(exc.explanation) from exc
+    except KucoinRateLimitError as exc:
+        raise ExchangeUnavailable(f"{action}: rate limited by KuCoin ({exc.code}); try again in "
+                                  f"{exc.retry_after_s:.0f} s") from exc
+    except KucoinServerError as exc:
+        raise ExchangeUnavailable(f"{action}: KuCoin failed ({exc.code}: {exc.msg})") from exc
+    except KucoinAPIError as exc:
+        raise OrderRejected(exc.code, exc.msg) from exc
+    except KucoinTimeoutError as exc:
+        raise ExchangeUnavailable(f"{action}: KuCoin did not answer in time") from exc
+    except KucoinError as exc:
+        raise ExchangeUnavailable(f"{action}: {exc}") from exc
+
+
 class KucoinAccount:
     """Private state for one API key. Constructing it does no I/O."""
 
-    def __init__(self, rest: KucoinRestClient, session: aiohttp.ClientSession, instruments: Mapping[str, Instrument],
-                 *, symbols: Sequence[str], limits: RiskLimits | None = None, fills_kept: int = 500) -> None:
+    def __init__(self, rest: KucoinRestClient, session: aiohttp.ClientSession,
+                 instruments: Mapping[str, Instrument], *, symbols: Sequence[str],
+                 limits: RiskLimits | None = None, prices: PriceOf | None = None,
+                 fills_kept: int = 500) -> None:
         if not rest.has_credentials:
-            raise KucoinError("the account view needs an API key (KUCOIN_API_KEY/SECRET/PASSPHRASE)")
+            raise KucoinError("the account view needs an API key "
+                              "(KUCOIN_API_KEY/SECRET/PASSPHRASE)")
         self.rest = rest
         self.symbols = list(symbols)
-        self.gateway = OrderGateway(rest, instruments, limits=limits)
+        # ``prices`` values orders for the notional cap; the balances here feed the balance check.
+        self.gateway = OrderGateway(rest, instruments, limits=limits, prices=prices,
+                                    balances=lambda: self._balances)
         self._orders: dict[str, Order] = {}
         self._balances: dict[str, Balance] = {}
         self._fills: deque[Fill] = deque(maxlen=fills_kept)
@@ -59,8 +114,9 @@ class KucoinAccount:
     # ---- lifecycle
     async def start(self) -> None:
         await self.reconcile()
-        await self.ws.subscribe(c.TOPIC_ORDERS_V2)
-        await self.ws.subscribe(c.TOPIC_BALANCE)
+        with in_domain_terms("account start"):
+            await self.ws.subscribe(c.TOPIC_ORDERS_V2)
+            await self.ws.subscribe(c.TOPIC_BALANCE)
         self.ws.start()
         self._spawn(self._fills_refresher(), "account-fills")
 
@@ -86,7 +142,8 @@ class KucoinAccount:
             for symbol in self.symbols:
                 for order in await self.rest.get_open_orders(symbol):
                     orders[order.order_id] = order
-            fills = [f for symbol in self.symbols for f in await self.rest.get_fills(symbol, limit=50)]
+            fills = [f for symbol in self.symbols
+                     for f in await self.rest.get_fills(symbol, limit=50)]
         except KucoinError as exc:
             self.last_error = f"reconciliation failed: {exc}"
             log.warning("account: %s", self.last_error)
@@ -108,7 +165,8 @@ class KucoinAccount:
                 event = parse.parse_balance_push(data)
                 if event.is_spot:
                     self._balances[event.balance.currency] = event.balance
-        except (KucoinProtocolError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        except (KucoinProtocolError, orjson.JSONDecodeError, KeyError, TypeError,
+                AttributeError) as exc:
             self.bad_frames += 1
             log.warning("account: bad private frame counted and skipped (%s)", exc)
 
@@ -120,9 +178,10 @@ class KucoinAccount:
                 self._fills_dirty.set()
             return
         if known is None:
-            known = Order(order_id=ev.order_id, client_oid=ev.client_oid, symbol=ev.symbol, side=ev.side,
-                          type=OrderType.LIMIT, price=Decimal(0), size=ev.filled_size + (ev.remain_size or 0),
-                          funds=None, filled_size=ev.filled_size, filled_funds=Decimal(0), fee=Decimal(0),
+            known = Order(order_id=ev.order_id, client_oid=ev.client_oid, symbol=ev.symbol,
+                          side=ev.side, type=OrderType.LIMIT, price=Decimal(0),
+                          size=ev.filled_size + (ev.remain_size or 0), funds=None,
+                          filled_size=ev.filled_size, filled_funds=Decimal(0), fee=Decimal(0),
                           status=ev.status, created_ms=ev.order_time_ms or ev.ts_ns // 1_000_000,
                           updated_ms=ev.ts_ns // 1_000_000)
             self._spawn(self._refresh_order(ev.symbol, ev.order_id), "account-order")
@@ -167,29 +226,35 @@ class KucoinAccount:
             self._fill_ids.add(fill.fill_id)
 
     # ---- OrderGatewayPort
-    @property
-    def kill_switch(self) -> bool:
+    def kill_switch_engaged(self) -> bool:
         """True once the kill switch blocked order entry (shared by every session)."""
-        return self.gateway.limits.kill_switch
+        return self.gateway.guard.kill_switch_engaged
 
     async def submit(self, req: OrderRequest, reference_price: Decimal | None = None) -> Submitted:
-        submitted = await self.gateway.submit(req, reference_price)
+        with in_domain_terms(f"{req.side.value} {req.symbol}"):
+            submitted = await self.gateway.submit(req, reference_price)
         # Show it at once, whatever the private channel is doing (it may still be connecting).
         self._spawn(self._refresh_order(req.symbol, submitted.order_id), "account-order")
         return submitted
 
-    def preview(self, req: OrderRequest) -> dict:
-        """The exact HF order body ``submit`` would send (clientOid as given, or a placeholder)."""
-        return to_wire(req, req.client_oid or "<clientOid>")
+    def preview(self, req: OrderRequest, reference_price: Decimal | None = None) -> dict:
+        """The exact HF order body ``submit`` would send, after the same checks."""
+        return self.gateway.preview(req, reference_price)
 
     async def cancel(self, symbol: str, order_id: str) -> None:
-        await self.gateway.cancel(symbol, order_id)
+        with in_domain_terms(f"cancel {order_id}"):
+            await self.gateway.cancel(symbol, order_id)
 
     async def cancel_all(self, symbol: str | None = None) -> None:
-        await self.gateway.cancel_all(symbol)
+        with in_domain_terms("cancel all"):
+            await self.gateway.cancel_all(symbol)
 
-    async def kill(self) -> None:
-        await self.gateway.kill()
+    async def engage_kill_switch(self) -> None:
+        with in_domain_terms("kill switch: cancel all"):
+            await self.gateway.engage_kill_switch()
+
+    async def reset_kill_switch(self) -> None:
+        self.gateway.reset_kill_switch()
 
     def open_orders(self) -> Sequence[Order]:
         return sorted(self._orders.values(), key=lambda o: o.created_ms, reverse=True)

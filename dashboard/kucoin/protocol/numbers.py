@@ -1,17 +1,18 @@
 """Decimal <-> KuCoin number strings. KuCoin prints plain decimals without exponent or
-trailing zeros ("67269", "0.000025"); nothing here goes through float."""
+trailing zeros ("67269", "0.000025"); nothing here goes through float.
+
+The formatter and the increment test have one home, ``dashboard.domain.numbers``; the wire layer
+(client and simulator) uses them under their wire names.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from dashboard.domain.numbers import is_multiple
+from dashboard.domain.numbers import plain as fmt
 
-def fmt(value: Decimal) -> str:
-    """Plain decimal text without trailing zeros: Decimal('1.2300') -> '1.23', 1E+2 -> '100'."""
-    if not value:
-        return "0"
-    text = format(value.normalize(), "f")
-    return text
+__all__ = ["fmt", "is_multiple", "parse_decimal"]
 
 
 def parse_decimal(text: object) -> Decimal:
@@ -25,8 +26,3 @@ def parse_decimal(text: object) -> Decimal:
     if not value.is_finite():
         raise ValueError(f"not a finite decimal: {text!r}")
     return value
-
-
-def is_multiple(value: Decimal, increment: Decimal) -> bool:
-    """True when value is an integer multiple of increment (KuCoin's increment rules)."""
-    return increment > 0 and (value % increment) == 0
