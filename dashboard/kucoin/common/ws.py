@@ -7,7 +7,8 @@ within KuCoin's per-request and per-connection topic limits, tracking each ack. 
 out every ``pingInterval``; when nothing at all arrives for ``pingInterval + pingTimeout`` the
 connection is dropped and rebuilt with backoff and jitter.
 
-Frames are handed to ``on_frame(text)`` as raw text, so the level-2 hot path can parse once.
+Frames are handed to ``on_frame(text)`` as raw text, so the level-2 hot path can parse once. What is
+private is the product's to say (``private_topics``): nothing here knows spot or futures topics.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import orjson
 from dashboard.aio import cancel_and_wait
 from dashboard.kucoin.protocol import common as kc
 from dashboard.kucoin.protocol import messages as m
-from dashboard.kucoin.protocol import spot as c
 
 from .errors import KucoinError, KucoinProtocolError
 from .retry import backoff
@@ -75,7 +75,8 @@ BulletFetcher = Callable[[bool], Awaitable[dict]]
 class KucoinWebSocket:
     """A self-healing KuCoin WebSocket. Constructing it does no I/O; ``start()`` spawns the owned task."""
 
-    def __init__(self, session: aiohttp.ClientSession, fetch_bullet: BulletFetcher, *, private: bool = False,
+    def __init__(self, session: aiohttp.ClientSession, fetch_bullet: BulletFetcher, *,
+                 private: bool = False, private_topics: frozenset[str] = frozenset(),
                  on_frame: Callable[[str], None] | None = None,
                  on_connected: Callable[[], None] | None = None,
                  on_disconnected: Callable[[str], None] | None = None,
@@ -87,6 +88,7 @@ class KucoinWebSocket:
         self._session = session
         self._fetch_bullet = fetch_bullet
         self.private = private
+        self.private_topics = private_topics  # the product's topic prefixes sent as privateChannel
         self.on_frame = on_frame or (lambda text: None)
         self.on_connected = on_connected
         self.on_disconnected = on_disconnected
@@ -196,7 +198,7 @@ class KucoinWebSocket:
             fut = asyncio.get_running_loop().create_future()
             self._pending[req_id] = fut
             try:
-                await self._send(build(req_id, topic, private=prefix in c.PRIVATE_TOPICS))
+                await self._send(build(req_id, topic, private=prefix in self.private_topics))
                 await asyncio.wait_for(fut, self.ack_timeout_s)
             except TimeoutError:
                 raise SubscribeError(topic, 0, f"no ack within {self.ack_timeout_s} s") from None
