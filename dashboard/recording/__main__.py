@@ -7,7 +7,8 @@
 ``record`` runs a ``KucoinMarketFeed`` with a ``Recorder``: level-2 (full v3 snapshots when KUCOIN_API_KEY,
 KUCOIN_API_SECRET and KUCOIN_API_PASSPHRASE are set, else public level2_100), trades, tickers and 1-minute
 candles. Replay it in the dashboard with ``KUCOIN_MODE=replay KUCOIN_REPLAY=btc.rec.gz panel serve app.py``.
-``info`` exits non-zero when the recording cannot be read or a book never went live.
+``info`` exits non-zero when the recording cannot be read or a book never went live; a damaged file
+is played up to the damage, and one line on stderr says where it is.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ async def info(path: str) -> dict:
                              "levels": len(sync.book), "trades": len(feed.trades(symbol, 10**9))}
     finally:
         await feed.close()
+    damage = feed.damage
     return {"path": path, "source": feed.header.get("source"), "created": feed.header.get("created"),
+            "damaged": None if damage is None else {"line": damage.line, "byte": damage.offset},
             "events": feed.lines, "frames": feed.counters.frames, "snapshots": feed.counters.snapshots,
             "bad_lines": feed.bad_lines, "bad_frames": status.bad_frames, "gaps": status.gaps,
             "resyncs": status.resyncs, "error": feed.error, "books": books}
@@ -100,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"error": str(exc)}))
         return 2
     print(json.dumps(summary))
+    if summary["error"]:  # the one clear line, besides the summary
+        print(f"{args.command}: {summary['error']}", file=sys.stderr)
     return 0 if ok else 1
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from collections.abc import Iterator
 from dataclasses import fields
 from decimal import Decimal
@@ -36,6 +37,26 @@ KINDS = frozenset("HIFJSDRC")
 
 class RecordingError(ValueError):
     """A file that is not a recording this version can replay; the message says why."""
+
+
+class DamagedRecording(RecordingError):
+    """The file cannot be read past ``line`` (the last whole line read, 0: none) because its bytes
+    are damaged near ``offset`` (in the file as stored; a compressed file is read ahead in blocks,
+    so the damage lies at or shortly before it). ``truncated``: it simply ends too early."""
+
+    def __init__(self, path: str | Path, line: int, offset: int | None, cause: BaseException) -> None:
+        self.path, self.line, self.offset = Path(path), line, offset
+        self.truncated = isinstance(cause, EOFError)
+        where = f"after line {line}" + ("" if offset is None else f", near byte {offset:,}")
+        if self.truncated:
+            what = "ends abruptly (the recorder was not closed)"
+        else:
+            what = f"is damaged ({type(cause).__name__}: {cause})"
+        super().__init__(f"{self.path.name} {what} {where}")
+
+
+# what reading a damaged file raises: gzip's CRC/header checks, zlib's inflate, a cut, bad UTF-8
+_DAMAGE_ERRORS = (zlib.error, gzip.BadGzipFile, EOFError, UnicodeDecodeError)
 
 
 def open_text(path: str | Path, mode: str) -> IO[str]:
@@ -84,7 +105,9 @@ def read_header(path: str | Path) -> dict:
     try:
         with open_text(path, "r") as f:
             first = f.readline()
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
+    except _DAMAGE_ERRORS as exc:
+        raise DamagedRecording(path, 0, None, exc) from None
+    except OSError as exc:
         raise RecordingError(f"cannot read {str(path)!r}: {exc}") from None
     if not first:
         raise RecordingError(f"{str(path)!r} is empty")
@@ -100,8 +123,20 @@ def read_header(path: str | Path) -> dict:
 
 
 def iter_lines(path: str | Path) -> Iterator[str]:
-    with open_text(path, "r") as f:
-        yield from f
+    """Every line of the file; ``DamagedRecording`` where it cannot be read further."""
+    path = Path(path)
+    raw = open(path, "rb")  # noqa: SIM115 -- closed below, after the text layer over it
+    text = (io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8", newline="\n")
+            if path.suffix == ".gz" else io.TextIOWrapper(raw, encoding="utf-8", newline="\n"))
+    n = 0
+    try:
+        for line in text:
+            n += 1
+            yield line
+    except _DAMAGE_ERRORS as exc:
+        raise DamagedRecording(path, n, raw.tell(), exc) from None
+    finally:
+        text.close()  # and the gzip layer and the file under it
 
 
 # ---- domain objects <-> JSON

@@ -64,6 +64,7 @@ class WsStats:
     silent_drops: int = 0  # connections dropped because nothing arrived for pingInterval + pingTimeout
     last_frame_monotonic: float | None = None
     last_error: str = ""
+    last_failure: BaseException | None = None  # why the last connect attempt failed; None once connected
     last_connect_id: str = ""
     ping_rtt_ms: float | None = None
     subscribe_errors: list[str] = field(default_factory=list)
@@ -230,6 +231,7 @@ class KucoinWebSocket:
                 raise
             except (KucoinError, aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
+                self.stats.last_failure = exc
                 log.warning("%s: connection failed: %s", self.name, reason)
             finally:
                 was_connected = self.state is ConnState.CONNECTED
@@ -263,6 +265,7 @@ class KucoinWebSocket:
         if frame.get("type") != kc.WS_TYPE_WELCOME:
             raise KucoinProtocolError(f"expected welcome, got {frame.get('type')!r}")
         self.stats.connects += 1
+        self.stats.last_failure = None
         self.stats.last_connect_id = connect_id
         self.stats.last_frame_monotonic = time.monotonic()
         self.state = ConnState.CONNECTED
