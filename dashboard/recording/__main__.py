@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--public", action="store_true", help="ignore credentials (public level2_100 snapshots)")
     i = sub.add_parser("info", help="replay a recording as fast as possible and summarise it")
     i.add_argument("path")
-    p.add_argument("--log-level", default="WARNING")
+    p.add_argument("--log-level", default=None,
+                   help="WARNING for record; ERROR for info, whose summary counts what was skipped")
     return p
 
 
@@ -91,7 +92,8 @@ async def info(path: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = args.log_level or ("ERROR" if args.command == "info" else "WARNING")
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "record":
             summary = asyncio.run(record(args))

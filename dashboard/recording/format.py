@@ -51,12 +51,14 @@ class DamagedRecording(RecordingError):
         if self.truncated:
             what = "ends abruptly (the recorder was not closed)"
         else:
-            what = f"is damaged ({type(cause).__name__}: {cause})"
+            what = f"is damaged ({_DAMAGE_WORDS.get(type(cause), type(cause).__name__)}: {cause})"
         super().__init__(f"{self.path.name} {what} {where}")
 
 
 # what reading a damaged file raises: gzip's CRC/header checks, zlib's inflate, a cut, bad UTF-8
 _DAMAGE_ERRORS = (zlib.error, gzip.BadGzipFile, EOFError, UnicodeDecodeError)
+_DAMAGE_WORDS = {zlib.error: "corrupt compressed data", gzip.BadGzipFile: "gzip check failed",
+                 UnicodeDecodeError: "not UTF-8 text"}
 
 
 def open_text(path: str | Path, mode: str) -> IO[str]:

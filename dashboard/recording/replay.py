@@ -104,7 +104,7 @@ class ReplayMarketFeed:
             self.error = (str(exc) if not exc.truncated else
                           "the file ends abruptly (the recorder was not closed); "
                           "everything before was played")
-            log.error("replay of %s stopped: %s", self.path, exc)
+            log.warning("replay of %s stopped: %s", self.path, exc)  # and in status().problem
         except OSError as exc:  # a file gone
             self.error = str(exc)
             log.error("replay of %s stopped: %s", self.path, exc)
