@@ -5,7 +5,6 @@ CLI. Against the real simulator and real sockets on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 import os
 import socket
@@ -51,7 +50,10 @@ async def test_an_unreachable_exchange_is_named_with_what_is_retried():
             await eventually(lambda: feed.status().problem != "", 10.0)
             status = feed.status()
             assert status.state is FeedState.CONNECTING
-            assert status.problem == "cannot reach 127.0.0.1 (connection refused); retrying every 0.05 s"
+            assert (
+                status.problem
+                == "cannot reach 127.0.0.1 (connection refused); retrying every 0.05 s"
+            )
             health = FeedHealth(MarketHub(feed, None))
             assert health.problem == status.problem and status.problem in health.summary
             assert status.problem in health._pane.object
@@ -87,8 +89,20 @@ def _recording_lines(frames: int) -> list[str]:
         seq = 101 + i
         data = {"symbol": "BTC-USDT", "sequenceStart": seq, "sequenceEnd": seq, "time": 1,
                 "changes": {"asks": [], "bids": [["99", str(i + 2), str(seq)]]}}
-        lines.append(encode("F", t0, json.dumps({"type": "message", "subject": "trade.l2update",
-                                                 "topic": "/market/level2:BTC-USDT", "data": data})))
+        lines.append(
+            encode(
+                "F",
+                t0,
+                json.dumps(
+                    {
+                        "type": "message",
+                        "subject": "trade.l2update",
+                        "topic": "/market/level2:BTC-USDT",
+                        "data": data,
+                    }
+                ),
+            )
+        )
     return lines
 
 
@@ -131,11 +145,13 @@ async def test_a_damaged_recording_is_played_up_to_the_damage_and_says_where(tmp
 
 def test_a_damaged_header_is_refused_in_words(tmp_path):
     """Damage in the first bytes: a RecordingError that says damaged, not a raw zlib error."""
-    with pytest.raises(RecordingError, match="flipped.rec.gz is damaged .*after line 0"):
+    with pytest.raises(RecordingError, match=r"flipped\.rec\.gz is damaged .*after line 0"):
         ReplayMarketFeed(_damaged(tmp_path, "header"))
 
 
-@pytest.mark.parametrize(("where", "code"), [("middle", 1), ("header", 2)], ids=["middle", "header"])
+@pytest.mark.parametrize(
+    ("where", "code"), [("middle", 1), ("header", 2)], ids=["middle", "header"]
+)
 def test_info_says_a_recording_is_damaged_in_one_line(tmp_path, where, code):
     """``python -m dashboard.recording info`` on a damaged file: non-zero exit, one clear line."""
     path = _damaged(tmp_path, where)

@@ -73,7 +73,7 @@ def _live(state: KucoinMarketState, symbol: str = SYM, seq: int = 10) -> None:
 
 
 def test_first_increment_asks_for_a_snapshot_which_makes_the_book_live(clock):
-    """Buffering asks for the initial snapshot; the snapshot bridges the buffer and the book goes live."""
+    """Buffering asks for the first snapshot; it bridges the buffer and the book goes live."""
     state = _state(clock)
     action = state.on_frame(_frame(11, 11, bids=[("99", "1", "11")]))
     assert action is not None and (action.kind, action.symbol, action.reason) == (

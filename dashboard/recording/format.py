@@ -1,16 +1,19 @@
-"""The recording file: one event per line, ``KIND<TAB>TIME<TAB>PAYLOAD``, optionally gzip-compressed.
+"""The recording file: one event per line, ``KIND<TAB>TIME<TAB>PAYLOAD``, maybe gzip-compressed.
 
 TIME is the wall clock (``time.time()``, seconds) when the event happened. KIND and PAYLOAD:
 
-    H  header: JSON {"format": "kucoin-dashboard-recording", "version": 1, "source": URL, "symbols": [...],
+    H  header: JSON {"format": "kucoin-dashboard-recording", "version": 1, "source": URL,
+       "symbols": [...],
        "book_source": "level2"|"depth50"|"depth5", "created": ISO time}; always the first line
     I  instruments: JSON list of Instrument fields (decimals as strings)
-    F  a raw WebSocket text frame, verbatim (KuCoin never puts a newline in a frame; one that has one is a J)
+    F  a raw WebSocket text frame, verbatim (KuCoin never puts a newline in a frame; one that
+       has one is a J)
     J  a raw frame as a JSON string (frames with a newline or tab)
     S  a level-2 snapshot as applied: JSON {"symbol", "sequence", "bids", "asks"} (KuCoin's strings)
-    D  the WebSocket connection was lost (every book is void, protocol.md section 8.3): JSON {"reason"}
+    D  the WebSocket connection was lost (every book is void, protocol.md §8.3): JSON {"reason"}
     R  one symbol's book was reset for a resubscription (silent channel): JSON {"symbol"}
-    C  candle history from REST: JSON {"symbol", "interval", "rows": [[start_s, o, h, l, c, v, turnover]]}
+    C  candle history from REST: JSON {"symbol", "interval",
+       "rows": [[start_s, o, h, l, c, v, turnover]]}
 
 Imports nothing above ``domain``.
 """
@@ -44,7 +47,9 @@ class DamagedRecording(RecordingError):
     are damaged near ``offset`` (in the file as stored; a compressed file is read ahead in blocks,
     so the damage lies at or shortly before it). ``truncated``: it simply ends too early."""
 
-    def __init__(self, path: str | Path, line: int, offset: int | None, cause: BaseException) -> None:
+    def __init__(
+        self, path: str | Path, line: int, offset: int | None, cause: BaseException
+    ) -> None:
         self.path, self.line, self.offset = Path(path), line, offset
         self.truncated = isinstance(cause, EOFError)
         where = f"after line {line}" + ("" if offset is None else f", near byte {offset:,}")
@@ -143,7 +148,10 @@ def iter_lines(path: str | Path) -> Iterator[str]:
 
 # ---- domain objects <-> JSON
 def instrument_to_json(inst: Instrument) -> dict:
-    return {f.name: (str(v) if isinstance(v := getattr(inst, f.name), Decimal) else v) for f in fields(inst)}
+    return {
+        f.name: (str(v) if isinstance(v := getattr(inst, f.name), Decimal) else v)
+        for f in fields(inst)
+    }
 
 
 def instrument_from_json(row: dict) -> Instrument:
@@ -155,8 +163,18 @@ def instrument_from_json(row: dict) -> Instrument:
 
 
 def candle_rows(candles: list[Candle]) -> list[list]:
-    return [[c.start_s, str(c.open), str(c.high), str(c.low), str(c.close), str(c.volume), str(c.turnover)]
-            for c in candles]
+    return [
+        [
+            c.start_s,
+            str(c.open),
+            str(c.high),
+            str(c.low),
+            str(c.close),
+            str(c.volume),
+            str(c.turnover),
+        ]
+        for c in candles
+    ]
 
 
 def candles_from_rows(symbol: str, interval: str, rows: list[list]) -> list[Candle]:

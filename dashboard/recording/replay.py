@@ -20,7 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dashboard.aio import TaskOwner
-from dashboard.domain.models import BookSnapshot, Candle, FeedState, FeedStatus, Instrument, Ticker, Trade
+from dashboard.domain.models import (
+    BookSnapshot,
+    Candle,
+    FeedState,
+    FeedStatus,
+    Instrument,
+    Ticker,
+    Trade,
+)
 from dashboard.kucoin.client.book_sync import L2Router
 from dashboard.kucoin.client.market_state import FeedCounters, KucoinMarketState
 
@@ -75,7 +83,9 @@ class ReplayMarketFeed:
         instruments = self._read_instruments()
         missing = [s for s in self.symbols if s not in instruments]
         if missing:
-            raise RecordingError(f"{self.path.name} has no instrument rules for {', '.join(missing)}")
+            raise RecordingError(
+                f"{self.path.name} has no instrument rules for {', '.join(missing)}"
+            )
         self.state.set_instruments(instruments.values())
         self._tasks.spawn(self._play(), name="replay")
 
@@ -176,7 +186,9 @@ class ReplayMarketFeed:
 
     async def load_candles(self, symbol: str, interval: str) -> None:
         """The recorded history (as ``load_candles`` fetched it live), once it has been played."""
-        self.state.on_candle_history(symbol, interval, self._recorded_candles.get((symbol, interval), []))
+        self.state.on_candle_history(
+            symbol, interval, self._recorded_candles.get((symbol, interval), [])
+        )
 
     def status(self) -> FeedStatus:
         base = self.state.status()
@@ -186,9 +198,15 @@ class ReplayMarketFeed:
         if self.error:
             detail = f"replay of {self.path.name} stopped at {at}: {self.error}"
         elif self.finished:
-            detail = f"replay of {self.path.name} finished at {at} (restart the server to play it again)"
+            detail = (
+                f"replay of {self.path.name} finished at {at} (restart the server to play it again)"
+            )
         else:
-            detail = f"replay of {self.path.name} ({speed}), at {at}" if at else f"replay of {self.path.name}"
+            detail = (
+                f"replay of {self.path.name} ({speed}), at {at}"
+                if at
+                else f"replay of {self.path.name}"
+            )
         if self.bad_lines:
             detail += f"; {self.bad_lines} unreadable lines skipped"
         state = base.state

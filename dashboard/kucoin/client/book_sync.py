@@ -19,9 +19,10 @@ from enum import StrEnum
 from dashboard.domain.book import PURE_PYTHON, OrderBook
 from dashboard.kucoin.client.parse_l2 import SEQ_MAX, Change, L2Update, decode_l2, decode_l2_fast
 
-# The compiled hot path (``_l2fast.c``): ``SyncCore`` keeps L2BookSync's hot counters in C struct fields and
-# ``apply_frame`` handles the common live frame in one call, falling back to the Python path (below) for
-# everything else. Without it (or with DASHBOARD_PURE_PYTHON=1) the Python path does all of the work.
+# The compiled hot path (``_l2fast.c``): ``SyncCore`` keeps L2BookSync's hot counters in C struct
+# fields and ``apply_frame`` handles the common live frame in one call, falling back to the Python
+# path (below) for everything else. Without it (or with DASHBOARD_PURE_PYTHON=1) the Python path
+# does all of the work.
 if PURE_PYTHON:
     _l2fast = None
 else:
@@ -33,7 +34,9 @@ else:
 NATIVE = _l2fast is not None
 _SyncBase: type = _l2fast.SyncCore if _l2fast is not None else object
 _native_apply = _l2fast.apply_frame if _l2fast is not None else None
-FALLBACK: object = _l2fast.FALLBACK if _l2fast is not None else object()  # "not handled: run the Python path"
+FALLBACK: object = (
+    _l2fast.FALLBACK if _l2fast is not None else object()
+)  # "not handled: run the Python path"
 
 
 class SyncState(StrEnum):
@@ -82,7 +85,14 @@ _Buffered = tuple[int, int, list[Change], list[Change]]
 class L2BookSync(_SyncBase):
     """Buffer -> snapshot -> bridge -> live, with gap/crossed/overflow resync, for one symbol."""
 
-    def __init__(self, symbol: str, *, price_scale: int = 0, max_buffer: int = 10_000, snapshot_after: int = 1) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        *,
+        price_scale: int = 0,
+        max_buffer: int = 10_000,
+        snapshot_after: int = 1,
+    ) -> None:
         if max_buffer < 1 or snapshot_after < 1:
             raise ValueError("max_buffer and snapshot_after must be >= 1")
         self.symbol = symbol
@@ -102,7 +112,7 @@ class L2BookSync(_SyncBase):
         self._last_rx = 0.0  # monotonic clock of the last frame of this symbol
         self._latency_ms = math.nan  # EWMA of wall-clock receive time - data.time
 
-    # -- public API ----------------------------------------------------------------------------------------------
+    # -- public API ------------------------------------------------------------------------------
 
     @property
     def live(self) -> bool:
@@ -115,11 +125,21 @@ class L2BookSync(_SyncBase):
     @property
     def stats(self) -> SyncStats:
         return SyncStats(
-            state=self._state, last_sequence=self._seq if self._live else None, messages=self._messages,
-            applied=self._applied, stale_skipped=self._stale, gaps=self._gaps, resyncs=self._resyncs,
-            crossed=self._crossed, price0_skipped=self._price0, snapshots=self._snapshots,
-            stale_snapshots=self._stale_snapshots, buffer_overflows=self._overflows, bad_changes=self._bad,
-            buffered=len(self._buffer))
+            state=self._state,
+            last_sequence=self._seq if self._live else None,
+            messages=self._messages,
+            applied=self._applied,
+            stale_skipped=self._stale,
+            gaps=self._gaps,
+            resyncs=self._resyncs,
+            crossed=self._crossed,
+            price0_skipped=self._price0,
+            snapshots=self._snapshots,
+            stale_snapshots=self._stale_snapshots,
+            buffer_overflows=self._overflows,
+            bad_changes=self._bad,
+            buffered=len(self._buffer),
+        )
 
     @property
     def last_receive(self) -> float:
@@ -128,13 +148,13 @@ class L2BookSync(_SyncBase):
 
     @property
     def latency_ms(self) -> float | None:
-        """EWMA of receive time minus the frame's ``data.time`` (None until a frame with a time arrived)."""
+        """EWMA of receive time minus the frame's ``data.time`` (None until a timed frame came)."""
         lat = self._latency_ms
         return None if lat != lat else lat
 
     def note_receive(self, time_ms: int, now_s: float, wall_ms: float) -> None:
-        """Record a frame's arrival at ``now_s`` (monotonic) and ``wall_ms`` (epoch ms); the compiled
-        path does the same in C, on CLOCK_MONOTONIC and CLOCK_REALTIME, for the frames it handles."""
+        """Record a frame's arrival at ``now_s`` (monotonic) and ``wall_ms`` (epoch ms); the
+        compiled path does the same in C, on CLOCK_MONOTONIC and CLOCK_REALTIME, for its frames."""
         self._last_rx = now_s
         if time_ms:
             lat = wall_ms - time_ms
@@ -158,14 +178,17 @@ class L2BookSync(_SyncBase):
             return self._apply(start, end, asks, bids)
         return self._buffer_update((start, end, asks, bids))
 
-    def on_snapshot(self, sequence: int | str, bids: Iterable[Sequence[str]], asks: Iterable[Sequence[str]]
-                    ) -> Action | None:
-        """Deliver a REST snapshot (sequence as int or KuCoin's string, rows [[price, size], ...])."""
+    def on_snapshot(
+        self, sequence: int | str, bids: Iterable[Sequence[str]], asks: Iterable[Sequence[str]]
+    ) -> Action | None:
+        """Deliver a REST snapshot (sequence as int or KuCoin's string, rows [[price, size]])."""
         if self._live:
             return None  # unsolicited: the live book is already continuous
         snap_seq = int(sequence)
         self._snapshots += 1
-        if not 0 <= snap_seq <= SEQ_MAX:  # the book holds a 64-bit sequence; KuCoin never sends more
+        if (
+            not 0 <= snap_seq <= SEQ_MAX
+        ):  # the book holds a 64-bit sequence; KuCoin never sends more
             self._bad += 1
             return self._request("bad_change")
         self._overflowed = False
@@ -205,7 +228,7 @@ class L2BookSync(_SyncBase):
         self._overflowed = False
         self._state = SyncState.BUFFERING
 
-    # -- internals -----------------------------------------------------------------------------------------------
+    # -- internals -------------------------------------------------------------------------------
 
     def _apply(self, start: int, end: int, asks: list[Change], bids: list[Change]) -> Action | None:
         """§8.2 step 6 for a continuous increment: per-change filter, price-0 skip, size-0 delete.
@@ -239,7 +262,11 @@ class L2BookSync(_SyncBase):
                         continue
                     set_bid(price, size)
                     touched = True
-        except (ValueError, TypeError, AttributeError):  # a change the book cannot hold: not trustworthy
+        except (
+            ValueError,
+            TypeError,
+            AttributeError,
+        ):  # a change the book cannot hold: not trustworthy
             self._bad += 1
             return self._resync("bad_change")
         self._seq = book.sequence = end
@@ -249,7 +276,9 @@ class L2BookSync(_SyncBase):
             return self._resync("crossed")
         return None
 
-    def _on_gap(self, start: int, end: int, asks: list[Change], bids: list[Change]) -> Action | None:
+    def _on_gap(
+        self, start: int, end: int, asks: list[Change], bids: list[Change]
+    ) -> Action | None:
         self._gaps += 1
         self._go_buffering()
         self._buffer.append((start, end, asks, bids))
@@ -354,9 +383,10 @@ class L2Router:
         return sync.feed(start, end, asks, bids)
 
     def apply_native(self, text: str | bytes) -> Action | object | None:
-        """The compiled path alone: None when it handled the frame, an Action when it handled it and the book
-        must be resynced (crossed), ``FALLBACK`` when it did not handle it (nothing was changed: run the Python
-        path). Always ``FALLBACK`` without the compiled module or with ``native=False``."""
+        """The compiled path alone: None when it handled the frame, an Action when it handled it
+        and the book must be resynced (crossed), ``FALLBACK`` when it did not handle it (nothing
+        was changed: run the Python path). Always ``FALLBACK`` without the compiled module or with
+        ``native=False``."""
         native = self._native
         if native is None:
             return FALLBACK

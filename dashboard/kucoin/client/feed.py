@@ -1,4 +1,4 @@
-"""``KucoinMarketFeed``: the live driver of ``KucoinMarketState`` (``domain.interfaces.MarketFeed``).
+"""``KucoinMarketFeed``: the live driver of ``KucoinMarketState`` (a ``domain`` ``MarketFeed``).
 
 One public WebSocket carries ``/market/level2``, ``/market/match``, ``/market/ticker`` and
 ``/market/candles`` for the feed's symbols; every frame goes raw into the sans-I/O state. When it
@@ -22,7 +22,15 @@ from typing import Protocol
 import aiohttp
 
 from dashboard.aio import TaskOwner
-from dashboard.domain.models import BookSnapshot, Candle, FeedState, FeedStatus, Instrument, Ticker, Trade
+from dashboard.domain.models import (
+    BookSnapshot,
+    Candle,
+    FeedState,
+    FeedStatus,
+    Instrument,
+    Ticker,
+    Trade,
+)
 from dashboard.kucoin.common.errors import KucoinError, KucoinTransportError
 from dashboard.kucoin.common.retry import backoff
 from dashboard.kucoin.common.ws import ConnState, KucoinWebSocket
@@ -82,7 +90,9 @@ class KucoinMarketFeed:
         self.candle_intervals = list(candle_intervals)
         self._tasks = TaskOwner("kucoin-feed")
         self._snap_tasks: dict[str, asyncio.Task] = {}
-        self._problems: dict[str, str] = {}  # what is wrong, by where: "symbols", a symbol's snapshot
+        self._problems: dict[
+            str, str
+        ] = {}  # what is wrong, by where: "symbols", a symbol's snapshot
         self._running = False
         self.ws: KucoinWebSocket | None = None
         self._own_session = False

@@ -2,9 +2,9 @@
 
 Fed raw WebSocket frames, REST snapshots, candle history, disconnects and resubscriptions, it keeps
 the books (through the one level-2 entry point, ``L2Router.apply_frame``), trades, tickers, candles,
-health counters and silence bookkeeping, and answers with an ``Action`` when a book needs a snapshot.
-It never waits, fetches or reads a clock of its own: ``clock`` (monotonic seconds) and ``wall_clock``
-(epoch seconds) are passed in. The live feed (``feed.py``) and the replay
+health counters and silence bookkeeping, and answers with an ``Action`` when a book needs a
+snapshot. It never waits, fetches or reads a clock of its own: ``clock`` (monotonic seconds) and
+``wall_clock`` (epoch seconds) are passed in. The live feed (``feed.py``) and the replay
 (``dashboard.recording.replay``) are two drivers of it. Imports no I/O library, nothing above
 ``kucoin.client``.
 """
@@ -112,7 +112,9 @@ class KucoinMarketState:
             log.warning("feed: bad frame counted and skipped (%s): %.200s", exc, text)
         return None
 
-    def on_snapshot(self, symbol: str, sequence: int | str, bids: list, asks: list) -> Action | None:
+    def on_snapshot(
+        self, symbol: str, sequence: int | str, bids: list, asks: list
+    ) -> Action | None:
         """A REST snapshot for ``symbol``; an Action: it could not bridge the buffer, ask again."""
         sync = self.router.syncs.get(symbol)
         if sync is None:
@@ -156,7 +158,7 @@ class KucoinMarketState:
         self._last_l2[symbol] = now
 
     def on_candle_history(self, symbol: str, interval: str, history: Sequence[Candle]) -> None:
-        """REST history under the live candles: a live candle wins where both have the same start."""
+        """REST history under the live candles: a live candle wins at the same start."""
         key = (symbol, interval)
         merged = {cd.start_s: cd for cd in history}
         merged.update({cd.start_s: cd for cd in self._candles.get(key, [])})
@@ -291,8 +293,10 @@ class KucoinMarketState:
             bad_frames=self.counters.bad_frames, latency_ms=self._latency(), per_symbol=per_symbol)
 
     def _latency(self) -> float | None:
-        """Mean over the symbols of each one's latency EWMA (receive time - the frame's data.time)."""
-        values = [lat for sync in self.router.syncs.values() if (lat := sync.latency_ms) is not None]
+        """Mean over the symbols of their latency EWMAs (receive time - the frame's data.time)."""
+        values = [
+            lat for sync in self.router.syncs.values() if (lat := sync.latency_ms) is not None
+        ]
         return sum(values) / len(values) if values else None
 
 
