@@ -117,6 +117,12 @@ class KucoinHttp:
     def has_credentials(self) -> bool:
         return self._credentials is not None
 
+    async def __aenter__(self) -> KucoinHttp:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         """Close the session if this client created it; safe to call twice."""
         self._closed = True
