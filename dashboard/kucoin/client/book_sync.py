@@ -367,9 +367,10 @@ class L2Router:
         frames). Returns None for non-level2 frames and, when ``fixed``, for symbols not ours;
         raises ``KucoinProtocolError`` for malformed ones.
         """
-        done = self.apply_native(text)
-        if done is not FALLBACK:
-            return done  # type: ignore[return-value]
+        if self._native is not None:  # checked here: the pure path pays no call for it
+            done = self.apply_native(text)
+            if done is not FALLBACK:
+                return done  # type: ignore[return-value]
         fields = self._decode(text)
         if fields is None:
             return None
