@@ -34,9 +34,8 @@ else:
 NATIVE = _l2fast is not None
 _SyncBase: type = _l2fast.SyncCore if _l2fast is not None else object
 _native_apply = _l2fast.apply_frame if _l2fast is not None else None
-FALLBACK: object = (
-    _l2fast.FALLBACK if _l2fast is not None else object()
-)  # "not handled: run the Python path"
+# "not handled: run the Python path"
+FALLBACK: object = _l2fast.FALLBACK if _l2fast is not None else object()
 
 
 class SyncState(StrEnum):
@@ -85,14 +84,8 @@ _Buffered = tuple[int, int, list[Change], list[Change]]
 class L2BookSync(_SyncBase):
     """Buffer -> snapshot -> bridge -> live, with gap/crossed/overflow resync, for one symbol."""
 
-    def __init__(
-        self,
-        symbol: str,
-        *,
-        price_scale: int = 0,
-        max_buffer: int = 10_000,
-        snapshot_after: int = 1,
-    ) -> None:
+    def __init__(self, symbol: str, *, price_scale: int = 0, max_buffer: int = 10_000,
+                 snapshot_after: int = 1) -> None:
         if max_buffer < 1 or snapshot_after < 1:
             raise ValueError("max_buffer and snapshot_after must be >= 1")
         self.symbol = symbol
@@ -125,21 +118,12 @@ class L2BookSync(_SyncBase):
     @property
     def stats(self) -> SyncStats:
         return SyncStats(
-            state=self._state,
-            last_sequence=self._seq if self._live else None,
-            messages=self._messages,
-            applied=self._applied,
-            stale_skipped=self._stale,
-            gaps=self._gaps,
-            resyncs=self._resyncs,
-            crossed=self._crossed,
-            price0_skipped=self._price0,
-            snapshots=self._snapshots,
-            stale_snapshots=self._stale_snapshots,
-            buffer_overflows=self._overflows,
-            bad_changes=self._bad,
-            buffered=len(self._buffer),
-        )
+            state=self._state, last_sequence=self._seq if self._live else None,
+            messages=self._messages, applied=self._applied, stale_skipped=self._stale,
+            gaps=self._gaps, resyncs=self._resyncs, crossed=self._crossed,
+            price0_skipped=self._price0, snapshots=self._snapshots,
+            stale_snapshots=self._stale_snapshots, buffer_overflows=self._overflows,
+            bad_changes=self._bad, buffered=len(self._buffer))
 
     @property
     def last_receive(self) -> float:
@@ -178,17 +162,14 @@ class L2BookSync(_SyncBase):
             return self._apply(start, end, asks, bids)
         return self._buffer_update((start, end, asks, bids))
 
-    def on_snapshot(
-        self, sequence: int | str, bids: Iterable[Sequence[str]], asks: Iterable[Sequence[str]]
-    ) -> Action | None:
+    def on_snapshot(self, sequence: int | str, bids: Iterable[Sequence[str]],
+                    asks: Iterable[Sequence[str]]) -> Action | None:
         """Deliver a REST snapshot (sequence as int or KuCoin's string, rows [[price, size]])."""
         if self._live:
             return None  # unsolicited: the live book is already continuous
         snap_seq = int(sequence)
         self._snapshots += 1
-        if (
-            not 0 <= snap_seq <= SEQ_MAX
-        ):  # the book holds a 64-bit sequence; KuCoin never sends more
+        if not 0 <= snap_seq <= SEQ_MAX:  # the book holds 64 bits; KuCoin never sends more
             self._bad += 1
             return self._request("bad_change")
         self._overflowed = False
@@ -235,8 +216,7 @@ class L2BookSync(_SyncBase):
 
         Every change of a message has a sequence within [start, end], so the per-change filter only
         matters for a message that straddles the book's sequence (start <= seq, §8.3); the common
-        contiguous message (start == seq + 1) skips it.
-        """
+        contiguous message (start == seq + 1) skips it."""
         seq = self._seq
         book = self.book
         straddles = start <= seq
@@ -262,11 +242,7 @@ class L2BookSync(_SyncBase):
                         continue
                     set_bid(price, size)
                     touched = True
-        except (
-            ValueError,
-            TypeError,
-            AttributeError,
-        ):  # a change the book cannot hold: not trustworthy
+        except (ValueError, TypeError, AttributeError):  # a change the book cannot hold
             self._bad += 1
             return self._resync("bad_change")
         self._seq = book.sequence = end
@@ -276,9 +252,8 @@ class L2BookSync(_SyncBase):
             return self._resync("crossed")
         return None
 
-    def _on_gap(
-        self, start: int, end: int, asks: list[Change], bids: list[Change]
-    ) -> Action | None:
+    def _on_gap(self, start: int, end: int, asks: list[Change],
+                bids: list[Change]) -> Action | None:
         self._gaps += 1
         self._go_buffering()
         self._buffer.append((start, end, asks, bids))

@@ -10,6 +10,7 @@
     │   ├── KucoinOrderRejected         the order broke a rule (400100/600100/200004/...)
     │   └── KucoinServerError           500000/503000: the exchange failed
     ├── KucoinProtocolError             a frame or body that does not follow the protocol
+    ├── SubscribeError(topic, code)     a WebSocket subscription refused or never acked
     └── BookSequenceGap(expected, received)
 
 Orders refused locally before sending raise
@@ -127,3 +128,13 @@ def api_error(code: str, msg: str, http_status: int, retry_after_s: float = 1.0)
     if code in ORDER_REJECT_CODES:
         return KucoinOrderRejected(code, msg, http_status)
     return KucoinAPIError(code, msg, http_status)
+
+
+class SubscribeError(KucoinError):
+    """KuCoin refused a subscription (error frame) or did not ack it in time."""
+
+    def __init__(self, topic: str, code: int, text: str) -> None:
+        super().__init__(f"subscribe {topic} refused: {code} {text}")
+        self.topic = topic
+        self.code = code
+        self.text = text

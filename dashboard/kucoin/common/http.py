@@ -16,7 +16,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -109,9 +109,8 @@ class KucoinHttp:
 
     def __repr__(self) -> str:
         key = mask(self._credentials.key) if self._credentials else None
-        return (
-            f"KucoinHttp(base_url={self.base_url!r}, key={key!r}, key_version={self.key_version!r})"
-        )
+        return (f"KucoinHttp(base_url={self.base_url!r}, key={key!r}, "
+                f"key_version={self.key_version!r})")
 
     @property
     def has_credentials(self) -> bool:
@@ -158,18 +157,10 @@ class KucoinHttp:
         return self.clock_offset_ms
 
     # ---- the one request path
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Params | None = None,
-        body: dict | None = None,
-        private: bool = False,
-        idempotent: bool | None = None,
-        pool: str = POOL_PUBLIC,
-        weight: int = 1,
-    ) -> Any:
+    async def request(self, method: str, path: str, *, params: Params | None = None,
+                      body: dict | None = None, private: bool = False,
+                      idempotent: bool | None = None, pool: str = POOL_PUBLIC,
+                      weight: int = 1) -> Any:
         """Send one KuCoin call and return its ``data``; raise the matching ``KucoinError``."""
         method = method.upper()
         if idempotent is None:
@@ -178,9 +169,8 @@ class KucoinHttp:
             raise KucoinAuthError(kc.ERR_AUTH_HEADER_MISSING, "no API credentials configured", 0)
         query = build_query(params)
         path_with_query = f"{path}?{query}" if query else path
-        body_text = (
-            "" if body is None else json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-        )
+        body_text = "" if body is None else json.dumps(body, separators=(",", ":"),
+                                                        ensure_ascii=False)
         delays = backoff(rng=self._rng)
         retries = 0
         resynced = False
@@ -194,35 +184,32 @@ class KucoinHttp:
                 if exc.code != kc.ERR_TIMESTAMP or not private or resynced:
                     raise
                 resynced = True  # §2.4: re-measure the offset and try this call once more
-                log.warning(
-                    "KuCoin rejected the timestamp of %s %s; re-syncing the clock", method, path
-                )
+                log.warning("KuCoin rejected the timestamp of %s %s; re-syncing the clock",
+                            method, path)
                 await self.sync_clock()
             except KucoinError as exc:
-                if (
-                    not idempotent
-                    or retries >= self.max_retries
-                    or not is_retryable(exc, idempotent=True)
-                ):
+                retryable = idempotent and retries < self.max_retries
+                if not retryable or not is_retryable(exc, idempotent=True):
                     raise
                 retries += 1
-                # the limiter already waits out a rate limit
-                delay = 0.0 if isinstance(exc, KucoinRateLimitError) else next(delays)
-                log.info("retrying %s %s in %.2fs (%d/%d) after %s", method, path, delay, retries,
-                         self.max_retries, type(exc).__name__)
-                if delay:
-                    await self._sleep(delay)
+                await self._wait_to_retry(exc, delays, f"{method} {path}", retries)
+
+    async def _wait_to_retry(self, exc: KucoinError, delays: Iterator[float], call: str,
+                             n: int) -> None:
+        # the limiter already waits out a rate limit
+        delay = 0.0 if isinstance(exc, KucoinRateLimitError) else next(delays)
+        log.info("retrying %s in %.2fs (%d/%d) after %s", call, delay, n, self.max_retries,
+                 type(exc).__name__)
+        if delay:
+            await self._sleep(delay)
 
     async def _send(self, method: str, path_with_query: str, body_text: str, private: bool,
                     pool: str) -> Any:
         headers = {"Content-Type": "application/json"}
         if private and self._credentials is not None:
             # Sign the un-URL-encoded path and query; send the encoded one (§2.2).
-            headers.update(
-                self._credentials.headers(
-                    self.now_ms(), method, unquote(path_with_query), body_text
-                )
-            )
+            headers.update(self._credentials.headers(self.now_ms(), method,
+                                                     unquote(path_with_query), body_text))
         url = URL(self.base_url + path_with_query, encoded=True)
         session = self._get_session()
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
@@ -234,9 +221,7 @@ class KucoinHttp:
         except TimeoutError as exc:
             raise KucoinTimeoutError(
                 f"{method} {path_with_query}: no answer within {self.timeout_s}s",
-                host=self.host,
-                reason="no answer in time",
-            ) from exc
+                host=self.host, reason="no answer in time") from exc
         except aiohttp.ClientError as exc:
             raise KucoinTransportError(f"{method} {path_with_query}: {type(exc).__name__}: {exc}",
                                        host=self.host, reason=transport_reason(exc)) from exc
