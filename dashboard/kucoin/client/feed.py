@@ -269,6 +269,8 @@ class KucoinMarketFeed:
         return self.state.candles(symbol, interval)
 
     async def load_candles(self, symbol: str, interval: str) -> None:
+        if symbol in self.state.unknown:
+            return  # the exchange does not list it: there is no history to ask for
         history = await self.rest.get_candles(symbol, interval)
         if self.recorder is not None:
             self.recorder.candles(symbol, interval, history)
