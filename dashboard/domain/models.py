@@ -194,5 +194,6 @@ class FeedStatus:
     reconnects: int = 0
     bad_frames: int = 0
     latency_ms: float | None = None
-    detail: str = ""
+    detail: str = ""  # the feed's remark on what it shows (partial depth, a replay's position)
     per_symbol: dict[str, str] = field(default_factory=dict)
+    problem: str = ""  # what is wrong and what is being retried, in words ("" when nothing is)

@@ -19,6 +19,7 @@ from decimal import Decimal
 
 import aiohttp
 
+from dashboard.aio import TaskOwner
 from dashboard.kucoin.client.book_sync import L2BookSync
 from dashboard.kucoin.client.parse_l2 import decode_l2
 from dashboard.kucoin.client.rest import KucoinRestClient
@@ -59,8 +60,11 @@ class BookVerifier:
         self.check_every_s = check_every_s
         self.sync = L2BookSync(symbol)
         self.summary = VerifySummary(symbol, 0.0, full_book=self.full_book)
-        self._held: list[tuple[int, int, list, list]] | None = None  # increments held back during a check
+        self._held: list[tuple[int, int, list, list]] | None = (
+            None  # increments held back during a check
+        )
         self._snap_task: asyncio.Task | None = None
+        self._tasks = TaskOwner("verify-book")  # owns the snapshot task: cancelled and awaited
         self.ws = KucoinWebSocket(session, rest.post_bullet, on_frame=self._on_frame,
                                   on_disconnected=self._on_disconnected, name="verify-book")
 
@@ -90,7 +94,7 @@ class BookVerifier:
 
     def _want_snapshot(self) -> None:
         if self._snap_task is None or self._snap_task.done():
-            self._snap_task = asyncio.create_task(self._sync_snapshot())
+            self._snap_task = self._tasks.spawn(self._sync_snapshot(), name="verify-snapshot")
 
     async def _sync_snapshot(self) -> None:
         while not self.sync.live:
@@ -176,7 +180,9 @@ class BookVerifier:
         if our_bids != snap_bids or our_asks != snap_asks:
             self.summary.mismatches += 1
             if not self.summary.first_mismatch:
-                diff = _first_difference(our_bids, snap_bids) or _first_difference(our_asks, snap_asks)
+                diff = _first_difference(our_bids, snap_bids) or _first_difference(
+                    our_asks, snap_asks
+                )
                 self.summary.first_mismatch = f"at sequence {seq}: {diff}"
         return held[i:]
 
@@ -194,8 +200,7 @@ class BookVerifier:
                     self._want_snapshot()
         finally:
             await self.ws.close()
-            if self._snap_task is not None:
-                self._snap_task.cancel()
+            await self._tasks.close()
         stats = self.sync.stats
         self.summary.gaps = stats.gaps
         self.summary.resyncs = stats.resyncs

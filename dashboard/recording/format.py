@@ -1,16 +1,19 @@
-"""The recording file: one event per line, ``KIND<TAB>TIME<TAB>PAYLOAD``, optionally gzip-compressed.
+"""The recording file: one event per line, ``KIND<TAB>TIME<TAB>PAYLOAD``, maybe gzip-compressed.
 
 TIME is the wall clock (``time.time()``, seconds) when the event happened. KIND and PAYLOAD:
 
-    H  header: JSON {"format": "kucoin-dashboard-recording", "version": 1, "source": URL, "symbols": [...],
+    H  header: JSON {"format": "kucoin-dashboard-recording", "version": 1, "source": URL,
+       "symbols": [...],
        "book_source": "level2"|"depth50"|"depth5", "created": ISO time}; always the first line
     I  instruments: JSON list of Instrument fields (decimals as strings)
-    F  a raw WebSocket text frame, verbatim (KuCoin never puts a newline in a frame; one that has one is a J)
+    F  a raw WebSocket text frame, verbatim (KuCoin never puts a newline in a frame; one that
+       has one is a J)
     J  a raw frame as a JSON string (frames with a newline or tab)
     S  a level-2 snapshot as applied: JSON {"symbol", "sequence", "bids", "asks"} (KuCoin's strings)
-    D  the WebSocket connection was lost (every book is void, protocol.md section 8.3): JSON {"reason"}
+    D  the WebSocket connection was lost (every book is void, protocol.md §8.3): JSON {"reason"}
     R  one symbol's book was reset for a resubscription (silent channel): JSON {"symbol"}
-    C  candle history from REST: JSON {"symbol", "interval", "rows": [[start_s, o, h, l, c, v, turnover]]}
+    C  candle history from REST: JSON {"symbol", "interval",
+       "rows": [[start_s, o, h, l, c, v, turnover]]}
 
 Imports nothing above ``domain``.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from collections.abc import Iterator
 from dataclasses import fields
 from decimal import Decimal
@@ -36,6 +40,30 @@ KINDS = frozenset("HIFJSDRC")
 
 class RecordingError(ValueError):
     """A file that is not a recording this version can replay; the message says why."""
+
+
+class DamagedRecording(RecordingError):
+    """The file cannot be read past ``line`` (the last whole line read, 0: none) because its bytes
+    are damaged near ``offset`` (in the file as stored; a compressed file is read ahead in blocks,
+    so the damage lies at or shortly before it). ``truncated``: it simply ends too early."""
+
+    def __init__(
+        self, path: str | Path, line: int, offset: int | None, cause: BaseException
+    ) -> None:
+        self.path, self.line, self.offset = Path(path), line, offset
+        self.truncated = isinstance(cause, EOFError)
+        where = f"after line {line}" + ("" if offset is None else f", near byte {offset:,}")
+        if self.truncated:
+            what = "ends abruptly (the recorder was not closed)"
+        else:
+            what = f"is damaged ({_DAMAGE_WORDS.get(type(cause), type(cause).__name__)}: {cause})"
+        super().__init__(f"{self.path.name} {what} {where}")
+
+
+# what reading a damaged file raises: gzip's CRC/header checks, zlib's inflate, a cut, bad UTF-8
+_DAMAGE_ERRORS = (zlib.error, gzip.BadGzipFile, EOFError, UnicodeDecodeError)
+_DAMAGE_WORDS = {zlib.error: "corrupt compressed data", gzip.BadGzipFile: "gzip check failed",
+                 UnicodeDecodeError: "not UTF-8 text"}
 
 
 def open_text(path: str | Path, mode: str) -> IO[str]:
@@ -84,7 +112,9 @@ def read_header(path: str | Path) -> dict:
     try:
         with open_text(path, "r") as f:
             first = f.readline()
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
+    except _DAMAGE_ERRORS as exc:
+        raise DamagedRecording(path, 0, None, exc) from None
+    except OSError as exc:
         raise RecordingError(f"cannot read {str(path)!r}: {exc}") from None
     if not first:
         raise RecordingError(f"{str(path)!r} is empty")
@@ -100,13 +130,28 @@ def read_header(path: str | Path) -> dict:
 
 
 def iter_lines(path: str | Path) -> Iterator[str]:
-    with open_text(path, "r") as f:
-        yield from f
+    """Every line of the file; ``DamagedRecording`` where it cannot be read further."""
+    path = Path(path)
+    raw = open(path, "rb")  # noqa: SIM115 -- closed below, after the text layer over it
+    text = (io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8", newline="\n")
+            if path.suffix == ".gz" else io.TextIOWrapper(raw, encoding="utf-8", newline="\n"))
+    n = 0
+    try:
+        for line in text:
+            n += 1
+            yield line
+    except _DAMAGE_ERRORS as exc:
+        raise DamagedRecording(path, n, raw.tell(), exc) from None
+    finally:
+        text.close()  # and the gzip layer and the file under it
 
 
 # ---- domain objects <-> JSON
 def instrument_to_json(inst: Instrument) -> dict:
-    return {f.name: (str(v) if isinstance(v := getattr(inst, f.name), Decimal) else v) for f in fields(inst)}
+    return {
+        f.name: (str(v) if isinstance(v := getattr(inst, f.name), Decimal) else v)
+        for f in fields(inst)
+    }
 
 
 def instrument_from_json(row: dict) -> Instrument:
@@ -118,8 +163,18 @@ def instrument_from_json(row: dict) -> Instrument:
 
 
 def candle_rows(candles: list[Candle]) -> list[list]:
-    return [[c.start_s, str(c.open), str(c.high), str(c.low), str(c.close), str(c.volume), str(c.turnover)]
-            for c in candles]
+    return [
+        [
+            c.start_s,
+            str(c.open),
+            str(c.high),
+            str(c.low),
+            str(c.close),
+            str(c.volume),
+            str(c.turnover),
+        ]
+        for c in candles
+    ]
 
 
 def candles_from_rows(symbol: str, interval: str, rows: list[list]) -> list[Candle]:

@@ -108,7 +108,8 @@ class KucoinAccount:
         self.last_error = ""
         self._tasks: set[asyncio.Task] = set()
         self._fills_dirty = asyncio.Event()
-        self.ws = KucoinWebSocket(session, rest.post_bullet, private=True, on_frame=self.on_frame,
+        self.ws = KucoinWebSocket(session, rest.post_bullet, private=True, private_topics=c.PRIVATE_TOPICS,
+                                  on_frame=self.on_frame,
                                   on_connected=self._on_connected, name="kucoin-private")
 
     # ---- lifecycle

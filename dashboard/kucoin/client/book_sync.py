@@ -1,26 +1,28 @@
 """Level-2 book synchronisation (protocol.md §8.2/§8.3): a sans-I/O state machine per symbol.
 
-The I/O driver feeds it decoded increments and REST snapshots; it answers with an ``Action`` when the
-driver must fetch a snapshot. Every gap, stale-snapshot and resync path is testable without a loop.
-Must not import aiohttp or anything above ``kucoin.client``.
+The I/O driver feeds it decoded increments and REST snapshots; it answers with an ``Action`` when
+the driver must fetch a snapshot. Every gap, stale-snapshot and resync path is testable without a
+loop. ``L2Router.apply_frame`` is the one Python entry point of a raw level-2 frame; the compiled
+``_l2fast.apply_frame`` is its only (deliberate) twin, held equal by tests/test_l2fast.py. Clocks
+are passed in. Must not import aiohttp or anything above ``kucoin.client``.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from time import monotonic as _monotonic
-from time import time as _time
 
 from dashboard.domain.book import PURE_PYTHON, OrderBook
-from dashboard.kucoin.client.parse_l2 import SEQ_MAX, Change, L2Update, decode_l2_fast
+from dashboard.kucoin.client.parse_l2 import SEQ_MAX, Change, L2Update, decode_l2, decode_l2_fast
 
-# The compiled hot path (``_l2fast.c``): ``SyncCore`` keeps L2BookSync's hot counters in C struct fields and
-# ``apply_frame`` handles the common live frame in one call, falling back to the Python path (below) for
-# everything else. Without it (or with DASHBOARD_PURE_PYTHON=1) the Python path does all of the work.
+# The compiled hot path (``_l2fast.c``): ``SyncCore`` keeps L2BookSync's hot counters in C struct
+# fields and ``apply_frame`` handles the common live frame in one call, falling back to the Python
+# path (below) for everything else. Without it (or with DASHBOARD_PURE_PYTHON=1) the Python path
+# does all of the work.
 if PURE_PYTHON:
     _l2fast = None
 else:
@@ -32,7 +34,8 @@ else:
 NATIVE = _l2fast is not None
 _SyncBase: type = _l2fast.SyncCore if _l2fast is not None else object
 _native_apply = _l2fast.apply_frame if _l2fast is not None else None
-FALLBACK: object = _l2fast.FALLBACK if _l2fast is not None else object()  # "not handled: run the Python path"
+# "not handled: run the Python path"
+FALLBACK: object = _l2fast.FALLBACK if _l2fast is not None else object()
 
 
 class SyncState(StrEnum):
@@ -81,7 +84,8 @@ _Buffered = tuple[int, int, list[Change], list[Change]]
 class L2BookSync(_SyncBase):
     """Buffer -> snapshot -> bridge -> live, with gap/crossed/overflow resync, for one symbol."""
 
-    def __init__(self, symbol: str, *, price_scale: int = 0, max_buffer: int = 10_000, snapshot_after: int = 1) -> None:
+    def __init__(self, symbol: str, *, price_scale: int = 0, max_buffer: int = 10_000,
+                 snapshot_after: int = 1) -> None:
         if max_buffer < 1 or snapshot_after < 1:
             raise ValueError("max_buffer and snapshot_after must be >= 1")
         self.symbol = symbol
@@ -98,10 +102,10 @@ class L2BookSync(_SyncBase):
         self._crossed = self._price0 = self._snapshots = self._stale_snapshots = 0
         self._overflows = self._bad = 0
         # receive bookkeeping for the feed's health view (not part of the sync's logic or stats)
-        self._last_rx = 0.0  # time.monotonic() of the last frame of this symbol
+        self._last_rx = 0.0  # monotonic clock of the last frame of this symbol
         self._latency_ms = math.nan  # EWMA of wall-clock receive time - data.time
 
-    # -- public API ----------------------------------------------------------------------------------------------
+    # -- public API ------------------------------------------------------------------------------
 
     @property
     def live(self) -> bool:
@@ -114,11 +118,12 @@ class L2BookSync(_SyncBase):
     @property
     def stats(self) -> SyncStats:
         return SyncStats(
-            state=self._state, last_sequence=self._seq if self._live else None, messages=self._messages,
-            applied=self._applied, stale_skipped=self._stale, gaps=self._gaps, resyncs=self._resyncs,
-            crossed=self._crossed, price0_skipped=self._price0, snapshots=self._snapshots,
-            stale_snapshots=self._stale_snapshots, buffer_overflows=self._overflows, bad_changes=self._bad,
-            buffered=len(self._buffer))
+            state=self._state, last_sequence=self._seq if self._live else None,
+            messages=self._messages, applied=self._applied, stale_skipped=self._stale,
+            gaps=self._gaps, resyncs=self._resyncs, crossed=self._crossed,
+            price0_skipped=self._price0, snapshots=self._snapshots,
+            stale_snapshots=self._stale_snapshots, buffer_overflows=self._overflows,
+            bad_changes=self._bad, buffered=len(self._buffer))
 
     @property
     def last_receive(self) -> float:
@@ -127,15 +132,16 @@ class L2BookSync(_SyncBase):
 
     @property
     def latency_ms(self) -> float | None:
-        """EWMA of receive time minus the frame's ``data.time`` (None until a frame with a time arrived)."""
+        """EWMA of receive time minus the frame's ``data.time`` (None until a timed frame came)."""
         lat = self._latency_ms
         return None if lat != lat else lat
 
-    def note_receive(self, time_ms: int) -> None:
-        """Record a frame's arrival (the compiled path does the same in C for the frames it handles)."""
-        self._last_rx = _monotonic()
+    def note_receive(self, time_ms: int, now_s: float, wall_ms: float) -> None:
+        """Record a frame's arrival at ``now_s`` (monotonic) and ``wall_ms`` (epoch ms); the
+        compiled path does the same in C, on CLOCK_MONOTONIC and CLOCK_REALTIME, for its frames."""
+        self._last_rx = now_s
         if time_ms:
-            lat = _time() * 1000 - time_ms
+            lat = wall_ms - time_ms
             old = self._latency_ms
             self._latency_ms = lat if old != old else old * 0.99 + lat * 0.01
 
@@ -156,14 +162,14 @@ class L2BookSync(_SyncBase):
             return self._apply(start, end, asks, bids)
         return self._buffer_update((start, end, asks, bids))
 
-    def on_snapshot(self, sequence: int | str, bids: Iterable[Sequence[str]], asks: Iterable[Sequence[str]]
-                    ) -> Action | None:
-        """Deliver a REST snapshot (sequence as int or KuCoin's string, rows [[price, size], ...])."""
+    def on_snapshot(self, sequence: int | str, bids: Iterable[Sequence[str]],
+                    asks: Iterable[Sequence[str]]) -> Action | None:
+        """Deliver a REST snapshot (sequence as int or KuCoin's string, rows [[price, size]])."""
         if self._live:
             return None  # unsolicited: the live book is already continuous
         snap_seq = int(sequence)
         self._snapshots += 1
-        if not 0 <= snap_seq <= SEQ_MAX:  # the book holds a 64-bit sequence; KuCoin never sends more
+        if not 0 <= snap_seq <= SEQ_MAX:  # the book holds 64 bits; KuCoin never sends more
             self._bad += 1
             return self._request("bad_change")
         self._overflowed = False
@@ -203,15 +209,14 @@ class L2BookSync(_SyncBase):
         self._overflowed = False
         self._state = SyncState.BUFFERING
 
-    # -- internals -----------------------------------------------------------------------------------------------
+    # -- internals -------------------------------------------------------------------------------
 
     def _apply(self, start: int, end: int, asks: list[Change], bids: list[Change]) -> Action | None:
         """§8.2 step 6 for a continuous increment: per-change filter, price-0 skip, size-0 delete.
 
         Every change of a message has a sequence within [start, end], so the per-change filter only
         matters for a message that straddles the book's sequence (start <= seq, §8.3); the common
-        contiguous message (start == seq + 1) skips it.
-        """
+        contiguous message (start == seq + 1) skips it."""
         seq = self._seq
         book = self.book
         straddles = start <= seq
@@ -237,7 +242,7 @@ class L2BookSync(_SyncBase):
                         continue
                     set_bid(price, size)
                     touched = True
-        except (ValueError, TypeError, AttributeError):  # a change the book cannot hold: not trustworthy
+        except (ValueError, TypeError, AttributeError):  # a change the book cannot hold
             self._bad += 1
             return self._resync("bad_change")
         self._seq = book.sequence = end
@@ -247,7 +252,8 @@ class L2BookSync(_SyncBase):
             return self._resync("crossed")
         return None
 
-    def _on_gap(self, start: int, end: int, asks: list[Change], bids: list[Change]) -> Action | None:
+    def _on_gap(self, start: int, end: int, asks: list[Change],
+                bids: list[Change]) -> Action | None:
         self._gaps += 1
         self._go_buffering()
         self._buffer.append((start, end, asks, bids))
@@ -284,16 +290,30 @@ class L2BookSync(_SyncBase):
         return Action(NEED_SNAPSHOT, self.symbol, reason)
 
 
+Clock = Callable[[], float]
+
+
 class L2Router:
-    """One ``L2BookSync`` per symbol, created on first sight; ``apply_frame`` is the one-call fast path.
+    """One ``L2BookSync`` per symbol; ``apply_frame`` takes every raw level-2 frame.
 
     ``native=False`` keeps the compiled path out (the tests compare both on the same frames).
+    ``fixed=True`` ignores symbols not given here (else a sync is created on first sight);
+    ``validate=True`` checks every change before the sync sees it (a malformed one is a bad
+    frame, not a resync). ``clock`` (monotonic s) and ``wall_clock`` (epoch s) stamp receipts and
+    must be the clocks of ``time.monotonic`` and ``time.time`` while the compiled path is on.
     """
 
-    def __init__(self, symbols: Iterable[str] = (), *, price_scale: int = 0, max_buffer: int = 10_000,
-                 snapshot_after: int = 1, native: bool = True) -> None:
-        self._opts = {"price_scale": price_scale, "max_buffer": max_buffer, "snapshot_after": snapshot_after}
+    def __init__(self, symbols: Iterable[str] = (), *, price_scale: int = 0,
+                 max_buffer: int = 10_000, snapshot_after: int = 1, native: bool = True,
+                 fixed: bool = False, validate: bool = False, clock: Clock = time.monotonic,
+                 wall_clock: Clock = time.time) -> None:
+        self._opts = {"price_scale": price_scale, "max_buffer": max_buffer,
+                      "snapshot_after": snapshot_after}
         self._native = _native_apply if native else None
+        self._fixed = fixed
+        self._decode = decode_l2 if validate else decode_l2_fast
+        self._clock = clock
+        self._wall_clock = wall_clock
         self.syncs: dict[str, L2BookSync] = {}
         for symbol in symbols:
             self.get(symbol)
@@ -317,35 +337,32 @@ class L2Router:
     def apply_frame(self, text: str | bytes) -> Action | None:
         """Raw frame text -> updated book: decode, route by ``data.symbol`` (§8.3), sync.
 
-        Returns None for non-level2 frames; raises ``KucoinProtocolError`` for malformed ones.
+        The compiled path takes the common live frame (applied, or stale) and hands back everything
+        else untouched; the validating Python path below owns those outcomes (buffering, gaps, bad
+        frames). Returns None for non-level2 frames and, when ``fixed``, for symbols not ours;
+        raises ``KucoinProtocolError`` for malformed ones.
         """
-        if self._native is not None:
+        if self._native is not None:  # checked here: the pure path pays no call for it
             done = self.apply_native(text)
             if done is not FALLBACK:
-                return done
-        fields = decode_l2_fast(text)
+                return done  # type: ignore[return-value]
+        fields = self._decode(text)
         if fields is None:
             return None
         symbol, start, end, asks, bids, time_ms = fields
         sync = self.syncs.get(symbol)
         if sync is None:
-            sync = self.get(symbol)
-        sync.note_receive(time_ms)
-        if sync._live:  # L2BookSync.feed's live branch, inlined: the hot path of every message
-            sync._messages += 1
-            seq = sync._seq
-            if end <= seq:
-                sync._stale += 1
+            if self._fixed:
                 return None
-            if start > seq + 1:
-                return sync._on_gap(start, end, asks, bids)
-            return sync._apply(start, end, asks, bids)
+            sync = self.get(symbol)
+        sync.note_receive(time_ms, self._clock(), self._wall_clock() * 1000)
         return sync.feed(start, end, asks, bids)
 
     def apply_native(self, text: str | bytes) -> Action | object | None:
-        """The compiled path alone: None when it handled the frame, an Action when it handled it and the book
-        must be resynced (crossed), ``FALLBACK`` when it did not handle it (nothing was changed: run the Python
-        path). Always ``FALLBACK`` without the compiled module or with ``native=False``."""
+        """The compiled path alone: None when it handled the frame, an Action when it handled it
+        and the book must be resynced (crossed), ``FALLBACK`` when it did not handle it (nothing
+        was changed: run the Python path). Always ``FALLBACK`` without the compiled module or with
+        ``native=False``."""
         native = self._native
         if native is None:
             return FALLBACK

@@ -3,15 +3,14 @@
 Pure functions: KuCoin's spelling goes in, snake_case domain objects with exact Decimals come out.
 Unknown keys are ignored (KuCoin adds fields often, protocol.md §1.3); a missing or ill-typed
 required field raises ``KucoinProtocolError`` naming it. Never float. Imports only the protocol
-layer, the domain and the client's errors: no I/O, no aiohttp, never the simulator.
+layer, the domain and ``kucoin.common`` (its errors and field readers): no I/O, no aiohttp, never
+the simulator.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from dashboard.domain.models import (
     Balance,
@@ -20,124 +19,31 @@ from dashboard.domain.models import (
     Instrument,
     Order,
     OrderStatus,
-    OrderType,
     Side,
     Ticker,
     Trade,
 )
+from dashboard.kucoin.common import fields as fd
 from dashboard.kucoin.common.errors import KucoinProtocolError
-from dashboard.kucoin.protocol.numbers import parse_decimal
 
 ZERO = Decimal(0)
-_INT_TEXT = re.compile(r"-?[0-9]{1,30}")  # ASCII digits only (int() also takes other scripts' digits)
 _NS_THRESHOLD = 10**17  # orderTime: ms in current docs, ns in older pushes (§7.8)
 
 Row = list[str]
 
 
-# ---------------------------------------------------------------- field readers
-
-
-def _obj(value: object, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise KucoinProtocolError(f"{what}: expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def _seq(value: object, what: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise KucoinProtocolError(f"{what}: expected a JSON array, got {type(value).__name__}")
-    return value
-
-
-def _get(d: dict[str, Any], name: str) -> Any:
-    if name not in d or d[name] is None:
-        raise KucoinProtocolError(f"missing field {name!r}")
-    return d[name]
-
-
-def _str(d: dict[str, Any], name: str) -> str:
-    value = _get(d, name)
-    if not isinstance(value, str):
-        raise KucoinProtocolError(f"field {name!r}: expected a string, got {value!r:.60}")
-    return value
-
-
-def _opt_str(d: dict[str, Any], name: str) -> str:
-    """A string that KuCoin may omit or send as null (clientOid on HF orders): '' then."""
-    value = d.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise KucoinProtocolError(f"field {name!r}: expected a string, got {value!r:.60}")
-    return value
-
-
-def _to_dec(value: object, name: str) -> Decimal:
-    try:
-        return parse_decimal(value)
-    except ValueError:
-        raise KucoinProtocolError(f"field {name!r}: not a decimal number: {value!r:.60}") from None
-
-
-def _dec(d: dict[str, Any], name: str) -> Decimal:
-    return _to_dec(_get(d, name), name)
-
-
-def _opt_dec(d: dict[str, Any], name: str) -> Decimal | None:
-    value = d.get(name)
-    return None if value is None else _to_dec(value, name)
-
-
-def _to_int(value: object, name: str) -> int:
-    """A JSON integer or a string of ASCII digits (match ``time``, balance ``time``, ``sequence``)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and _INT_TEXT.fullmatch(value):
-        return int(value)
-    raise KucoinProtocolError(f"field {name!r}: not an integer: {value!r:.60}")
-
-
-def _int(d: dict[str, Any], name: str) -> int:
-    return _to_int(_get(d, name), name)
-
-
-def _bool(d: dict[str, Any], name: str) -> bool:
-    value = _get(d, name)
-    if not isinstance(value, bool):
-        raise KucoinProtocolError(f"field {name!r}: expected a boolean, got {value!r:.60}")
-    return value
-
-
-def _enum[E: (Side, OrderType)](d: dict[str, Any], name: str, kind: type[E], what: str) -> E:
-    value = _str(d, name)
-    try:
-        return kind(value)
-    except ValueError:
-        raise KucoinProtocolError(f"field {name!r}: unknown {what} {value!r:.20}") from None
-
-
-def _side(d: dict[str, Any], name: str = "side") -> Side:
-    return _enum(d, name, Side, "side")
-
-
-def _order_type(d: dict[str, Any], name: str) -> OrderType:
-    return _enum(d, name, OrderType, "order type")
-
-
-def _id_text(d: dict[str, Any], name: str) -> str:
-    """Ids KuCoin sends as strings or as JSON integers beyond 2**53 (HF fills, §5.7)."""
-    value = _get(d, name)
-    if isinstance(value, str):
-        return value
-    return str(_to_int(value, name))
+# ---------------------------------------------------------------- field readers (kucoin.common)
+_obj, _seq, _get, _str, _opt_str = fd.obj, fd.seq, fd.get, fd.text, fd.opt_text
+_to_dec, _dec, _opt_dec, _to_int, _int = fd.to_dec, fd.dec, fd.opt_dec, fd.to_int, fd.integer
+_bool, _side, _order_type, _id_text = fd.boolean, fd.side, fd.order_type, fd.id_text
 
 
 # ---------------------------------------------------------------- REST: market data (§4)
 
 
 def parse_symbol(row: object) -> Instrument:
-    """GET /api/v2/symbols element: {"symbol":"BTC-USDT","baseCurrency":"BTC","priceIncrement":"0.1",...}"""
+    """GET /api/v2/symbols element: {"symbol":"BTC-USDT","baseCurrency":"BTC",
+    "priceIncrement":"0.1",...}"""
     d = _obj(row, "symbol")
     return Instrument(
         symbol=_str(d, "symbol"), base=_str(d, "baseCurrency"), quote=_str(d, "quoteCurrency"),
@@ -159,13 +65,21 @@ def parse_ticker(data: object, symbol: str) -> Ticker:
     from the request or the topic: {"bestAsk":"62163","bestAskSize":"0.99","bestBid":"62162.9",
     "bestBidSize":"0.04","price":"62162.9","sequence":"1621383371852","size":"0.008","time":1634641987564}"""
     d = _obj(data, "ticker")
-    return Ticker(symbol=symbol, best_bid=_opt_dec(d, "bestBid"), best_bid_size=_opt_dec(d, "bestBidSize"),
-                  best_ask=_opt_dec(d, "bestAsk"), best_ask_size=_opt_dec(d, "bestAskSize"),
-                  last_price=_opt_dec(d, "price"), last_size=_opt_dec(d, "size"), ts_ms=_int(d, "time"))
+    return Ticker(
+        symbol=symbol,
+        best_bid=_opt_dec(d, "bestBid"),
+        best_bid_size=_opt_dec(d, "bestBidSize"),
+        best_ask=_opt_dec(d, "bestAsk"),
+        best_ask_size=_opt_dec(d, "bestAskSize"),
+        last_price=_opt_dec(d, "price"),
+        last_size=_opt_dec(d, "size"),
+        ts_ms=_int(d, "time"),
+    )
 
 
 def parse_all_tickers(data: object) -> list[Ticker]:
-    """GET /api/v1/market/allTickers: {"time":ms,"ticker":[{"symbol":..,"buy":..,"sell":..,"last":..}]}"""
+    """GET /api/v1/market/allTickers: {"time":ms,"ticker":[{"symbol":..,"buy":..,"sell":..,
+    "last":..}]}"""
     d = _obj(data, "allTickers")
     ts_ms = _int(d, "time")
     out = []
@@ -181,14 +95,22 @@ def parse_all_tickers(data: object) -> list[Ticker]:
 def _levels(value: object, name: str) -> list[Row]:
     rows = _seq(value, name)
     for row in rows:
-        if not (isinstance(row, list) and len(row) >= 2 and isinstance(row[0], str) and isinstance(row[1], str)):
-            raise KucoinProtocolError(f"field {name!r}: a level must be [price, size] strings: {row!r:.60}")
+        if not (
+            isinstance(row, list)
+            and len(row) >= 2
+            and isinstance(row[0], str)
+            and isinstance(row[1], str)
+        ):
+            raise KucoinProtocolError(
+                f"field {name!r}: a level must be [price, size] strings: {row!r:.60}"
+            )
     return rows
 
 
 def parse_book_snapshot(data: object) -> tuple[int, list[Row], list[Row]]:
     """level2_20/100 and v3 full book -> (sequence, bids, asks); rows keep KuCoin's strings so the
-    book code converts them once: {"time":ms,"sequence":"14610502970","bids":[["66976.4","0.69"]],...}"""
+    book code converts them once: {"time":ms,"sequence":"14610502970","bids":[["66976.4","0.69"]],
+    ...}"""
     d = _obj(data, "orderbook")
     return _int(d, "sequence"), _levels(_get(d, "bids"), "bids"), _levels(_get(d, "asks"), "asks")
 
@@ -205,15 +127,27 @@ def parse_trade_history(data: object, symbol: str) -> list[Trade]:
 
 
 def parse_candle_row(row: object, symbol: str, interval: str) -> Candle:
-    """[start_s, open, close, high, low, volume, turnover]: close comes BEFORE high and low (§4.10)."""
+    """[start_s, open, close, high, low, volume, turnover]: close comes BEFORE high and low
+    (§4.10)."""
     r = _seq(row, "candle")
     if len(r) < 7:
         raise KucoinProtocolError(f"field 'candles': a row needs 7 values, got {len(r)}")
     names = ("start", "open", "close", "high", "low", "volume", "turnover")
     start_s = _to_int(r[0], "start")
-    o, c, h, lo, v, t = (_to_dec(value, name) for value, name in zip(r[1:7], names[1:], strict=True))
-    return Candle(symbol=symbol, interval=interval, start_s=start_s, open=o, high=h, low=lo, close=c,
-                  volume=v, turnover=t)
+    o, c, h, lo, v, t = (
+        _to_dec(value, name) for value, name in zip(r[1:7], names[1:], strict=True)
+    )
+    return Candle(
+        symbol=symbol,
+        interval=interval,
+        start_s=start_s,
+        open=o,
+        high=h,
+        low=lo,
+        close=c,
+        volume=v,
+        turnover=t,
+    )
 
 
 def parse_candles(data: object, symbol: str, interval: str) -> list[Candle]:
@@ -225,7 +159,8 @@ def parse_candles(data: object, symbol: str, interval: str) -> list[Candle]:
 
 @dataclass(frozen=True, slots=True)
 class BulletToken:
-    """POST /api/v1/bullet-public|private: where and how to connect (§6.1). Fetch one per connect."""
+    """POST /api/v1/bullet-public|private: where and how to connect (§6.1). Fetch one per
+    connect."""
 
     token: str = ""
     endpoint: str = ""
@@ -245,22 +180,33 @@ def parse_bullet(data: object) -> BulletToken:
     if not servers:
         raise KucoinProtocolError("field 'instanceServers': empty")
     s = _obj(servers[0], "instanceServers")
-    return BulletToken(token=_str(d, "token"), endpoint=_str(s, "endpoint"),
-                       ping_interval_ms=_int(s, "pingInterval"), ping_timeout_ms=_int(s, "pingTimeout"))
+    return BulletToken(
+        token=_str(d, "token"),
+        endpoint=_str(s, "endpoint"),
+        ping_interval_ms=_int(s, "pingInterval"),
+        ping_timeout_ms=_int(s, "pingTimeout"),
+    )
 
 
-# ---------------------------------------------------------------- REST: accounts, orders, fills (§5)
+# -------------------------------------------- REST: accounts, orders, fills (§5)
 
 SPOT_ACCOUNT_TYPES = frozenset({"trade", "trade_hf"})
 
 
 def parse_accounts(data: object) -> list[Balance]:
-    """GET /api/v1/accounts: spot ("trade", tolerating "trade_hf") rows only; note ``holds`` (plural)."""
+    """GET /api/v1/accounts: spot ("trade", tolerating "trade_hf") rows only; note ``holds``
+    (plural)."""
     out = []
     for row in _seq(data, "accounts"):
         d = _obj(row, "account")
         if _str(d, "type") in SPOT_ACCOUNT_TYPES:
-            out.append(Balance(currency=_str(d, "currency"), available=_dec(d, "available"), hold=_dec(d, "holds")))
+            out.append(
+                Balance(
+                    currency=_str(d, "currency"),
+                    available=_dec(d, "available"),
+                    hold=_dec(d, "holds"),
+                )
+            )
     return out
 
 
@@ -286,12 +232,22 @@ def parse_order(data: object) -> Order:
     created_ms = _int(d, "createdAt")
     updated = d.get("lastUpdatedAt")
     return Order(
-        order_id=_str(d, "id"), client_oid=_opt_str(d, "clientOid"), symbol=_str(d, "symbol"), side=_side(d),
-        type=_order_type(d, "type"), price=_dec(d, "price"), size=_dec(d, "size"), funds=_opt_dec(d, "funds"),
-        filled_size=deal_size, filled_funds=_dec(d, "dealFunds"), fee=_dec(d, "fee"),
-        status=order_status(active, deal_size, cancelled), created_ms=created_ms,
+        order_id=_str(d, "id"),
+        client_oid=_opt_str(d, "clientOid"),
+        symbol=_str(d, "symbol"),
+        side=_side(d),
+        type=_order_type(d, "type"),
+        price=_dec(d, "price"),
+        size=_dec(d, "size"),
+        funds=_opt_dec(d, "funds"),
+        filled_size=deal_size,
+        filled_funds=_dec(d, "dealFunds"),
+        fee=_dec(d, "fee"),
+        status=order_status(active, deal_size, cancelled),
+        created_ms=created_ms,
         updated_ms=created_ms if updated is None else _to_int(updated, "lastUpdatedAt"),
-        time_in_force=_opt_str(d, "timeInForce") or "GTC", post_only=d.get("postOnly") is True,
+        time_in_force=_opt_str(d, "timeInForce") or "GTC",
+        post_only=d.get("postOnly") is True,
     )
 
 
@@ -302,9 +258,11 @@ def parse_orders(data: object) -> list[Order]:
 
 
 def parse_fill(data: object) -> Fill:
-    """HF fill: {"id":19814995255305,"orderId":"6717...","tradeId":11029373945659392,"symbol":"BTC-USDT",
+    """HF fill: {"id":19814995255305,"orderId":"6717...","tradeId":11029373945659392,
+    "symbol":"BTC-USDT",
     "side":"buy","liquidity":"taker","price":"67717.6","size":"0.00001","fee":"0.000677176",
-    "feeCurrency":"USDT","createdAt":1729577515473} (ids are integers here, strings on classic fills)."""
+    "feeCurrency":"USDT","createdAt":1729577515473} (ids are integers here, strings on classic
+    fills)."""
     d = _obj(data, "fill")
     trade_id = _id_text(d, "tradeId")
     return Fill(fill_id=_id_text(d, "id") if "id" in d else trade_id, order_id=_str(d, "orderId"),
@@ -322,7 +280,8 @@ def parse_fills(data: object) -> list[Fill]:
 
 
 def parse_match(data: object) -> Trade:
-    """/market/match: {"price":"67523","sequence":"1106...","side":"buy","size":"0.003","symbol":"BTC-USDT",
+    """/market/match: {"price":"67523","sequence":"1106...","side":"buy","size":"0.003",
+    "symbol":"BTC-USDT",
     "time":"1729843222921000000","tradeId":"1106...","type":"match"} (time: ns as a STRING)."""
     d = _obj(data, "match")
     return Trade(symbol=_str(d, "symbol"), trade_id=_id_text(d, "tradeId"), price=_dec(d, "price"),
@@ -357,7 +316,11 @@ class OrderEvent:
     order_time_ms: int | None
 
 
-_EVENT_STATUS = {"received": OrderStatus.NEW, "filled": OrderStatus.FILLED, "canceled": OrderStatus.CANCELLED}
+_EVENT_STATUS = {
+    "received": OrderStatus.NEW,
+    "filled": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELLED,
+}
 
 
 def _event_status(event: str, wire_status: str, filled: Decimal) -> OrderStatus:
@@ -369,7 +332,8 @@ def _event_status(event: str, wire_status: str, filled: Decimal) -> OrderStatus:
 
 
 def parse_order_change(data: object) -> OrderEvent:
-    """/spotMarket/tradeOrdersV2 (and V1): {"orderId":"6720...","clientOid":"5c52...","symbol":"BTC-USDT",
+    """/spotMarket/tradeOrdersV2 (and V1): {"orderId":"6720...","clientOid":"5c52...",
+    "symbol":"BTC-USDT",
     "side":"buy","type":"open","status":"open","filledSize":"0","remainSize":"0.00001",
     "ts":1730211033335000000,"orderTime":1730211033305}"""
     d = _obj(data, "orderChange")
@@ -381,11 +345,20 @@ def parse_order_change(data: object) -> OrderEvent:
         order_time_ms //= 1_000_000
     trade_id = d.get("tradeId")
     return OrderEvent(
-        order_id=_str(d, "orderId"), client_oid=_opt_str(d, "clientOid"), symbol=_str(d, "symbol"),
-        side=_side(d), type=event, status=_event_status(event, wire_status, filled), filled_size=filled,
-        remain_size=_opt_dec(d, "remainSize"), match_price=_opt_dec(d, "matchPrice"),
-        match_size=_opt_dec(d, "matchSize"), trade_id=None if trade_id is None else _id_text(d, "tradeId"),
-        liquidity=_opt_str(d, "liquidity") or None, ts_ns=_int(d, "ts"), order_time_ms=order_time_ms,
+        order_id=_str(d, "orderId"),
+        client_oid=_opt_str(d, "clientOid"),
+        symbol=_str(d, "symbol"),
+        side=_side(d),
+        type=event,
+        status=_event_status(event, wire_status, filled),
+        filled_size=filled,
+        remain_size=_opt_dec(d, "remainSize"),
+        match_price=_opt_dec(d, "matchPrice"),
+        match_size=_opt_dec(d, "matchSize"),
+        trade_id=None if trade_id is None else _id_text(d, "tradeId"),
+        liquidity=_opt_str(d, "liquidity") or None,
+        ts_ns=_int(d, "ts"),
+        order_time_ms=order_time_ms,
     )
 
 
@@ -408,7 +381,12 @@ class BalanceEvent:
 
 def parse_balance_push(data: object) -> BalanceEvent:
     """/account/balance: {"currency":"USDT","total":"21.13","available":"20.13","hold":"1.001",
-    "relationEvent":"trade.hold","time":"1730269283892"} (``hold`` singular; time: ms as a STRING)."""
+    "relationEvent":"trade.hold","time":"1730269283892"} (``hold`` singular; time: ms as a
+    STRING)."""
     d = _obj(data, "balance")
-    balance = Balance(currency=_str(d, "currency"), available=_dec(d, "available"), hold=_dec(d, "hold"))
-    return BalanceEvent(balance=balance, relation_event=_opt_str(d, "relationEvent"), ts_ms=_int(d, "time"))
+    balance = Balance(
+        currency=_str(d, "currency"), available=_dec(d, "available"), hold=_dec(d, "hold")
+    )
+    return BalanceEvent(
+        balance=balance, relation_event=_opt_str(d, "relationEvent"), ts_ms=_int(d, "time")
+    )

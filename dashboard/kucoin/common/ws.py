@@ -1,4 +1,4 @@
-"""KuCoin WebSocket connection with token handshake, keep-alive, acks and reconnects (protocol.md §6).
+"""KuCoin WebSocket connection: token handshake, keep-alive, acks and reconnects (protocol.md §6).
 
 One ``KucoinWebSocket`` is one logical connection (public or private). Every connect attempt
 fetches a fresh bullet token, connects to the advertised ``instanceServers`` endpoint with a
@@ -7,7 +7,8 @@ within KuCoin's per-request and per-connection topic limits, tracking each ack. 
 out every ``pingInterval``; when nothing at all arrives for ``pingInterval + pingTimeout`` the
 connection is dropped and rebuilt with backoff and jitter.
 
-Frames are handed to ``on_frame(text)`` as raw text, so the level-2 hot path can parse once.
+Frames are handed to ``on_frame(text)`` as raw text, so the level-2 hot path can parse once. What is
+private is the product's to say (``private_topics``): nothing here knows spot or futures topics.
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ import orjson
 from dashboard.aio import cancel_and_wait
 from dashboard.kucoin.protocol import common as kc
 from dashboard.kucoin.protocol import messages as m
-from dashboard.kucoin.protocol import spot as c
 
-from .errors import KucoinError, KucoinProtocolError
+from .errors import KucoinError, KucoinProtocolError, SubscribeError
 from .retry import backoff
 
 log = logging.getLogger(__name__)
@@ -44,16 +44,6 @@ class ConnState(StrEnum):
     CLOSED = "closed"
 
 
-class SubscribeError(KucoinError):
-    """KuCoin refused a subscription (error frame) or did not ack it in time."""
-
-    def __init__(self, topic: str, code: int, text: str) -> None:
-        super().__init__(f"subscribe {topic} refused: {code} {text}")
-        self.topic = topic
-        self.code = code
-        self.text = text
-
-
 @dataclass(slots=True)
 class WsStats:
     connects: int = 0
@@ -61,9 +51,10 @@ class WsStats:
     frames: int = 0
     bad_frames: int = 0
     pongs: int = 0
-    silent_drops: int = 0  # connections dropped because nothing arrived for pingInterval + pingTimeout
+    silent_drops: int = 0  # dropped because nothing arrived for pingInterval + pingTimeout
     last_frame_monotonic: float | None = None
     last_error: str = ""
+    last_failure: BaseException | None = None  # why the last connect failed; None once connected
     last_connect_id: str = ""
     ping_rtt_ms: float | None = None
     subscribe_errors: list[str] = field(default_factory=list)
@@ -73,20 +64,23 @@ BulletFetcher = Callable[[bool], Awaitable[dict]]
 
 
 class KucoinWebSocket:
-    """A self-healing KuCoin WebSocket. Constructing it does no I/O; ``start()`` spawns the owned task."""
+    """A self-healing KuCoin WebSocket. The constructor does no I/O; ``start()`` spawns the task."""
 
-    def __init__(self, session: aiohttp.ClientSession, fetch_bullet: BulletFetcher, *, private: bool = False,
+    def __init__(self, session: aiohttp.ClientSession, fetch_bullet: BulletFetcher, *,
+                 private: bool = False, private_topics: frozenset[str] = frozenset(),
                  on_frame: Callable[[str], None] | None = None,
                  on_connected: Callable[[], None] | None = None,
                  on_disconnected: Callable[[str], None] | None = None,
                  max_topics_per_request: int = kc.MAX_TOPICS_PER_SUBSCRIBE,
                  max_topics_per_connection: int = kc.MAX_TOPICS_PER_CONNECTION,
-                 welcome_timeout_s: float = 5.0, ack_timeout_s: float = 5.0, connect_timeout_s: float = 10.0,
-                 backoff_base_s: float = 0.25, backoff_cap_s: float = 10.0, rng: random.Random | None = None,
+                 welcome_timeout_s: float = 5.0, ack_timeout_s: float = 5.0,
+                 connect_timeout_s: float = 10.0, backoff_base_s: float = 0.25,
+                 backoff_cap_s: float = 10.0, rng: random.Random | None = None,
                  name: str = "kucoin-ws") -> None:
         self._session = session
         self._fetch_bullet = fetch_bullet
         self.private = private
+        self.private_topics = private_topics  # the product's topic prefixes sent as privateChannel
         self.on_frame = on_frame or (lambda text: None)
         self.on_connected = on_connected
         self.on_disconnected = on_disconnected
@@ -112,7 +106,8 @@ class KucoinWebSocket:
         self._kick = asyncio.Event()
 
     def __repr__(self) -> str:
-        return f"KucoinWebSocket(name={self.name!r}, private={self.private}, state={self.state.value})"
+        return (f"KucoinWebSocket(name={self.name!r}, private={self.private}, "
+                f"state={self.state.value})")
 
     # ---- lifecycle
     def start(self) -> None:
@@ -143,18 +138,21 @@ class KucoinWebSocket:
 
     # ---- subscriptions
     def topics(self) -> list[str]:
-        return [m.topic(p, a) if a else p for p, args in self._topics.items() for a in (args or [""])]
+        return [m.topic(p, a) if a else p
+                for p, args in self._topics.items() for a in (args or [""])]
 
     async def subscribe(self, prefix: str, args: list[str] | None = None) -> None:
-        """Want ``prefix:args``; sent now if connected (awaiting acks), and again after every reconnect."""
+        """Want ``prefix:args``: sent now if connected (awaiting acks), and after each reconnect."""
         args = list(args or [])
         known = prefix in self._topics
         wanted = self._topics.get(prefix, [])
         new = [a for a in args if a not in wanted]
-        total = sum(max(1, len(v)) for v in self._topics.values()) + max(len(new), 0 if known else 1)
+        total = (sum(max(1, len(v)) for v in self._topics.values())
+                 + max(len(new), 0 if known else 1))
         if total > self.max_topics_per_connection:
             # refused before anything is remembered: a refused prefix must not be sent on reconnect
-            raise SubscribeError(m.topic(prefix, *new), 509, f"more than {self.max_topics_per_connection} topics "
+            raise SubscribeError(m.topic(prefix, *new), 509,
+                                 f"more than {self.max_topics_per_connection} topics "
                                  "on one connection; use another connection")
         self._topics[prefix] = wanted
         wanted.extend(new)
@@ -162,7 +160,8 @@ class KucoinWebSocket:
             try:
                 await self._send_subscriptions(prefix, new if args else [], subscribe=True)
             except SubscribeError as exc:
-                if exc.code:  # refused by the server: forget it, or every reconnect would send it again
+                # refused by the server: forget it, or every reconnect would send it again
+                if exc.code:
                     self._forget(prefix, new, whole=not args)
                 raise
 
@@ -188,7 +187,8 @@ class KucoinWebSocket:
             await self._send_subscriptions(prefix, args, subscribe=True)
 
     async def _send_subscriptions(self, prefix: str, args: list[str], *, subscribe: bool) -> None:
-        batches = [args[i:i + self.max_topics_per_request] for i in range(0, len(args), self.max_topics_per_request)]
+        step = self.max_topics_per_request
+        batches = [args[i:i + step] for i in range(0, len(args), step)]
         for batch in batches or [[]]:
             topic = m.topic(prefix, *batch)
             req_id = str(next(self._ids))
@@ -196,16 +196,17 @@ class KucoinWebSocket:
             fut = asyncio.get_running_loop().create_future()
             self._pending[req_id] = fut
             try:
-                await self._send(build(req_id, topic, private=prefix in c.PRIVATE_TOPICS))
+                await self._send(build(req_id, topic, private=prefix in self.private_topics))
                 await asyncio.wait_for(fut, self.ack_timeout_s)
             except TimeoutError:
                 raise SubscribeError(topic, 0, f"no ack within {self.ack_timeout_s} s") from None
-            except SubscribeError as exc:  # the error frame only knows the request id: name the topic
+            except SubscribeError as exc:  # the error frame knows only the request id: name it
                 raise SubscribeError(topic, exc.code, exc.text) from None
             finally:
                 self._pending.pop(req_id, None)
                 if fut.done() and not fut.cancelled():
-                    fut.exception()  # retrieved: a socket closed before the ack was awaited is not "never retrieved"
+                    # retrieved: a socket closed before the ack was awaited is not "never retrieved"
+                    fut.exception()
                 else:
                     fut.cancel()
 
@@ -222,12 +223,13 @@ class KucoinWebSocket:
             reason = "closed"
             try:
                 await self._connect_once()
-                delays = backoff(*self._backoff_args, rng=self._rng)  # healthy connection: reset backoff
+                delays = backoff(*self._backoff_args, rng=self._rng)  # healthy: reset the backoff
                 reason = await self._read_loop()
             except asyncio.CancelledError:
                 raise
             except (KucoinError, aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
+                self.stats.last_failure = exc
                 log.warning("%s: connection failed: %s", self.name, reason)
             finally:
                 was_connected = self.state is ConnState.CONNECTED
@@ -250,17 +252,20 @@ class KucoinWebSocket:
         connect_id = f"{time.time_ns()}{self._rng.randrange(1000):03d}"
         sep = "&" if "?" in server["endpoint"] else "?"
         url = f"{server['endpoint']}{sep}token={bullet['token']}&connectId={connect_id}"
-        self._ws = await self._session.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
-                                                  max_msg_size=16 << 20, autoping=True)
+        timeout = aiohttp.ClientWSTimeout(ws_close=5.0)
+        self._ws = await self._session.ws_connect(url, timeout=timeout, max_msg_size=16 << 20,
+                                                  autoping=True)
         msg = await asyncio.wait_for(self._ws.receive(), self.welcome_timeout_s)
         if msg.type != aiohttp.WSMsgType.TEXT:
             raise KucoinProtocolError(f"expected welcome, got {msg.type.name}")
         frame = orjson.loads(msg.data)
         if frame.get("type") == kc.WS_TYPE_ERROR:
-            raise KucoinProtocolError(f"connection refused: {frame.get('code')} {frame.get('data')}")
+            raise KucoinProtocolError(
+                f"connection refused: {frame.get('code')} {frame.get('data')}")
         if frame.get("type") != kc.WS_TYPE_WELCOME:
             raise KucoinProtocolError(f"expected welcome, got {frame.get('type')!r}")
         self.stats.connects += 1
+        self.stats.last_failure = None
         self.stats.last_connect_id = connect_id
         self.stats.last_frame_monotonic = time.monotonic()
         self.state = ConnState.CONNECTED
@@ -276,7 +281,7 @@ class KucoinWebSocket:
             reader = asyncio.create_task(self._receive(ws), name=f"{self.name}-reader")
             kick = asyncio.create_task(self._kick.wait(), name=f"{self.name}-kick")
             try:
-                # One wait for the whole connection, not one per frame: the reader loops on receive().
+                # One wait for the whole connection, not one per frame: the reader loops.
                 await asyncio.wait({reader, kick}, return_when=asyncio.FIRST_COMPLETED)
                 if reader.done():
                     return reader.result()
@@ -302,8 +307,8 @@ class KucoinWebSocket:
             self.on_connected()
 
     async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> str:
-        """The hot loop: one ``await receive()`` per frame and nothing else (see benchmarks/l2_throughput.py)."""
-        stats, on_text, receive, now = self.stats, self._on_text, ws.receive, time.monotonic
+        """The hot loop: one ``await receive()`` per frame, nothing else (l2_throughput.py)."""
+        stats, on_text, receive, now = self.stats, self._handle_text, ws.receive, time.monotonic
         text_type = aiohttp.WSMsgType.TEXT
         while True:
             msg = await receive()
@@ -311,14 +316,15 @@ class KucoinWebSocket:
                 stats.frames += 1
                 stats.last_frame_monotonic = now()
                 on_text(msg.data)
-            elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+            elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING,
+                              aiohttp.WSMsgType.CLOSED):
                 return f"server closed the connection ({ws.close_code})"
             elif msg.type == aiohttp.WSMsgType.ERROR:
                 return f"websocket error: {ws.exception()}"
             else:
                 stats.bad_frames += 1
 
-    def _on_text(self, text: str) -> None:
+    def _handle_text(self, text: str) -> None:
         # Hot path: data messages go straight to the handler as raw text.
         if '"type":"message"' in text:
             self.on_frame(text)
@@ -358,7 +364,7 @@ class KucoinWebSocket:
             self.stats.bad_frames += 1
 
     async def _pinger(self) -> None:
-        """JSON ping every pingInterval; drop the connection when nothing arrived for interval + timeout."""
+        """JSON ping every pingInterval; drop the socket after interval + timeout of silence."""
         interval = max(0.05, self._ping_interval_s)
         limit = self._ping_interval_s + self._ping_timeout_s
         step = min(interval, max(0.05, self._ping_timeout_s / 4))
@@ -369,7 +375,8 @@ class KucoinWebSocket:
             last = self.stats.last_frame_monotonic or now
             if now - last > limit:
                 self.stats.silent_drops += 1
-                self.reconnect(f"no message for {now - last:.1f} s (pingInterval + pingTimeout = {limit:.1f} s)")
+                self.reconnect(f"no message for {now - last:.1f} s "
+                               f"(pingInterval + pingTimeout = {limit:.1f} s)")
                 return
             if now >= next_ping:
                 next_ping = now + interval
