@@ -238,3 +238,15 @@ def test_preview_is_the_exact_body_sent(account):
     assert account.preview(req) == {"clientOid": "abc123", "symbol": "SOL-USDT", "side": "sell",
                                     "type": "limit", "price": "150.1", "size": "2.5",
                                     "timeInForce": "GTC"}
+
+
+async def test_an_unknown_symbol_does_not_stop_reconciliation(sim):
+    """NOPE-USDT beside BTC-USDT in the settings: balances and orders still load (no 400100)."""
+    async with aiohttp.ClientSession() as session:
+        rest = KucoinRestClient(sim.base_url, sim.demo, session=session)
+        instruments = {i.symbol: i for i in await rest.get_symbols()}
+        acct = KucoinAccount(rest, session, instruments, symbols=["NOPE-USDT", "BTC-USDT"])
+        assert acct.symbols == ["BTC-USDT"]
+        await acct.reconcile()
+        assert acct.last_error == ""
+        assert any(b.currency == "USDT" for b in acct.balances())

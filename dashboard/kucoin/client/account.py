@@ -95,7 +95,7 @@ class KucoinAccount:
             raise KucoinError("the account view needs an API key "
                               "(KUCOIN_API_KEY/SECRET/PASSPHRASE)")
         self.rest = rest
-        self.symbols = list(symbols)
+        self._symbols = list(symbols)
         # ``prices`` values orders for the notional cap; the balances here feed the balance check.
         self.gateway = OrderGateway(rest, instruments, limits=limits, prices=prices,
                                     balances=lambda: self._balances)
@@ -134,6 +134,14 @@ class KucoinAccount:
     def _on_connected(self) -> None:
         if self.ws.stats.connects > 1:  # pushes may have been missed while we were away
             self._spawn(self.reconcile(), "account-reconcile")
+
+    @property
+    def symbols(self) -> list[str]:
+        """The asked-for symbols the exchange knows (``instruments`` is the feed's live mapping): one
+        unknown symbol in the settings must not make every reconciliation fail with 400100. Before
+        the instruments are known, all of them."""
+        known = self.gateway.instruments
+        return [s for s in self._symbols if s in known] if len(known) else list(self._symbols)
 
     async def reconcile(self) -> None:
         """Replace local state with what REST says now."""
