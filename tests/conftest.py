@@ -29,7 +29,9 @@ def load_sample(rel: str):
     return json.loads((SAMPLES / rel).read_text())
 
 
-async def eventually(predicate: Callable[[], bool], timeout_s: float = 5.0, interval_s: float = 0.01) -> None:
+async def eventually(
+    predicate: Callable[[], bool], timeout_s: float = 5.0, interval_s: float = 0.01
+) -> None:
     """Wait until predicate() is true; fail with a clear message after timeout_s."""
     deadline = time.monotonic() + timeout_s
     while not predicate():

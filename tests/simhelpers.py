@@ -17,23 +17,34 @@ from dashboard.kucoin.protocol.signing import Credentials
 
 
 class Rest:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, creds: Credentials | None = None) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, base_url: str, creds: Credentials | None = None
+    ) -> None:
         self.session = session
         self.base_url = base_url
         self.creds = creds
 
-    async def call(self, method: str, path: str, body: dict | str | None = None, *, signed: bool | None = None,
-                   headers: dict[str, str] | None = None, ts_ms: int | None = None) -> tuple[int, dict, Any]:
+    async def call(
+        self, method: str, path: str, body: dict | str | None = None, *,
+        signed: bool | None = None, headers: dict[str, str] | None = None,
+        ts_ms: int | None = None,
+    ) -> tuple[int, dict, Any]:
         """Send one request; returns (HTTP status, response headers, decoded JSON body)."""
-        text = "" if body is None else (body if isinstance(body, str) else json.dumps(body, separators=(",", ":")))
+        text = "" if body is None else (
+            body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
+        )
         hdrs = {"Content-Type": "application/json"}
         if signed if signed is not None else self.creds is not None:
-            hdrs.update(self.creds.headers(ts_ms or time.time_ns() // 1_000_000, method, path, text))
+            hdrs.update(
+                self.creds.headers(ts_ms or time.time_ns() // 1_000_000, method, path, text)
+            )
         hdrs.update(headers or {})
         from yarl import URL
 
         url = URL(self.base_url + path, encoded=True)
-        async with self.session.request(method, url, data=text.encode() if text else None, headers=hdrs) as r:
+        async with self.session.request(
+            method, url, data=text.encode() if text else None, headers=hdrs
+        ) as r:
             raw = await r.text()
             return r.status, dict(r.headers), json.loads(raw)
 
@@ -55,7 +66,9 @@ class Ws:
         path = "/api/v1/bullet-private" if private else "/api/v1/bullet-public"
         data = await rest.ok("POST", path, signed=private)
         server = data["instanceServers"][0]
-        ws = await rest.session.ws_connect(f"{server['endpoint']}?token={data['token']}&connectId={connect_id}")
+        ws = await rest.session.ws_connect(
+            f"{server['endpoint']}?token={data['token']}&connectId={connect_id}"
+        )
         self = cls(ws, connect_id)
         welcome = await self.recv()
         assert welcome == {"id": connect_id, "type": "welcome"}, welcome
@@ -77,9 +90,11 @@ class Ws:
                 return frame
 
     async def subscribe(self, topic: str, req_id: str = "1", private: bool = False) -> dict:
-        await self.send({"id": req_id, "type": "subscribe", "topic": topic, "privateChannel": private,
-                         "response": True})
-        return await self.recv_until(lambda f: f.get("id") == req_id and f["type"] in ("ack", "error"))
+        await self.send({"id": req_id, "type": "subscribe", "topic": topic,
+                         "privateChannel": private, "response": True})
+        return await self.recv_until(
+            lambda f: f.get("id") == req_id and f["type"] in ("ack", "error")
+        )
 
     async def close(self) -> None:
         await self.ws.close()

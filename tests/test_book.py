@@ -1,4 +1,5 @@
-"""OrderBook: exact ticks, scale growth, zero-size deletes, O(1) best prices, depth order, vs a naive model."""
+"""OrderBook: exact ticks, scale growth, zero-size deletes, O(1) best prices, depth order,
+and agreement with a naive model."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def test_price_to_tick(scale, price, tick):
 @pytest.mark.parametrize("price", ["abc", "", "-1", "1.2.3", "NaN", "Infinity", "١٢"], ids=[
     "letters", "empty", "negative", "two-dots", "nan", "inf", "non-ascii-digits"])
 def test_bad_price_refused(price):
-    """A price that is not a plain non-negative decimal raises ValueError and leaves the book untouched."""
+    """A price that is not a plain non-negative decimal raises ValueError; the book is untouched."""
     book = _book([["1", "1"]], [["2", "1"]])
     with pytest.raises(ValueError):
         book.set_bid(price, "1")
@@ -52,7 +53,9 @@ def test_bad_size_refused(size):
         _book().set_ask("1", size)
 
 
-@pytest.mark.parametrize("zero", ["0", "0.0", "0.00000000", "00", "0."], ids=["0", "0.0", "0.00000000", "00", "0."])
+@pytest.mark.parametrize(
+    "zero", ["0", "0.0", "0.00000000", "00", "0."], ids=["0", "0.0", "0.00000000", "00", "0."]
+)
 def test_zero_size_forms_delete(zero):
     """Every spelling of zero deletes the level."""
     book = _book([["10", "1"], ["9", "2"]], [["11", "3"]])
@@ -116,7 +119,10 @@ def test_readd_after_delete_and_heap_rebuild():
 def test_depth_ordering_and_limit():
     """depth(): bids high->low, asks low->high, n levels per side."""
     book = _book([["9", "1"], ["10", "2"], ["8", "3"]], [["13", "1"], ["11", "2"], ["12", "3"]])
-    assert book.depth() == ([(D(10), D(2)), (D(9), D(1)), (D(8), D(3))], [(D(11), D(2)), (D(12), D(3)), (D(13), D(1))])
+    assert book.depth() == (
+        [(D(10), D(2)), (D(9), D(1)), (D(8), D(3))],
+        [(D(11), D(2)), (D(12), D(3)), (D(13), D(1))],
+    )
     assert book.depth(2) == ([(D(10), D(2)), (D(9), D(1))], [(D(11), D(2)), (D(12), D(3))])
 
 

@@ -6,7 +6,9 @@ import asyncio
 
 import pytest
 
-ccxt = pytest.importorskip("ccxt.async_support", reason="ccxt is a test dependency: pip install -e '.[test]'")
+ccxt = pytest.importorskip(
+    "ccxt.async_support", reason="ccxt is a test dependency: pip install -e '.[test]'"
+)
 ccxtpro = pytest.importorskip("ccxt.pro")
 
 from dashboard.simulator.server import SimConfig, Simulator  # noqa: E402
@@ -35,7 +37,9 @@ async def rest_client(sim):
 @pytest.fixture
 async def pro_client(sim):
     d = sim.demo
-    ex = _point(ccxtpro.kucoin({"apiKey": d.key, "secret": d.secret, "password": d.passphrase}), sim)
+    ex = _point(
+        ccxtpro.kucoin({"apiKey": d.key, "secret": d.secret, "password": d.passphrase}), sim
+    )
     yield ex
     await ex.close()
 
@@ -108,7 +112,9 @@ async def test_watch_order_book_stays_sorted_and_uncrossed(sim, pro_client):
     seq, sim_bids, sim_asks = sim.exchange.snapshot("BTC-USDT")
     deadline = asyncio.get_running_loop().time() + 5
     while pro_client.orderbooks["BTC/USDT"]["nonce"] != seq:
-        assert asyncio.get_running_loop().time() < deadline, "ccxt never caught up with the simulator"
+        assert asyncio.get_running_loop().time() < deadline, (
+            "ccxt never caught up with the simulator"
+        )
         await asyncio.sleep(0.05)
     book = pro_client.orderbooks["BTC/USDT"]
     assert [(p, s) for p, s, *_ in book["bids"]] == [(float(p), float(s)) for p, s in sim_bids]

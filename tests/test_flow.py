@@ -63,7 +63,7 @@ def test_different_seed_different_market() -> None:
 
 
 def test_books_never_crossed_and_trades_happen() -> None:
-    """After every batch of steps each book has both sides, best bid < best ask, and trades occur."""
+    """After every batch of steps each book has both sides, best bid < best ask; trades occur."""
     ex, flow = make_flow(seed=2)
     counter = TradeCounter()
     ex.listeners.append(counter)
@@ -76,7 +76,7 @@ def test_books_never_crossed_and_trades_happen() -> None:
 
 
 def test_depth_bounded_over_long_run() -> None:
-    """After 50,000 actions the books and the agent's resting orders stay bounded; prices stay sane."""
+    """After 50,000 actions the books and the agent's resting orders stay bounded, prices sane."""
     ex, flow = make_flow(seed=3, depth_levels=40)
     flow.step(50_000)
     for rules in DEFAULT_SYMBOLS:

@@ -1,5 +1,5 @@
-"""Property-based fuzzing of the simulator's inputs: whatever arrives, the answer is KuCoin's envelope
-(never a 500 with a traceback), and a WebSocket connection survives any text frame."""
+"""Property-based fuzzing of the simulator's inputs: whatever arrives, the answer is KuCoin's
+envelope (never a 500 with a traceback), and a WebSocket connection survives any text frame."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from dashboard.simulator.server import SimConfig, Simulator
 
 from .simhelpers import Rest, Ws
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.fixture
@@ -31,14 +33,20 @@ async def rest(sim):
         yield Rest(session, sim.base_url, sim.demo)
 
 
-SAFE = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="#%&?/+ "),
-               max_size=12)
-VALUES = st.one_of(SAFE, st.sampled_from(["BTC-USDT", "ETH-BTC", "0", "-1", "1e9", "NaN", "", "true"]))
-JSONISH = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), VALUES),
-                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(SAFE, inner, max_size=3),
-                       max_leaves=8)
-BODY_KEYS = st.sampled_from(["symbol", "side", "type", "price", "size", "funds", "clientOid", "timeInForce",
-                             "postOnly", "cancelAfter", "hidden", "stp"])
+SAFE = st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="#%&?/+ "),
+    max_size=12,
+)
+VALUES = st.one_of(
+    SAFE, st.sampled_from(["BTC-USDT", "ETH-BTC", "0", "-1", "1e9", "NaN", "", "true"])
+)
+JSONISH = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), VALUES),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(SAFE, inner, max_size=3),
+    max_leaves=8,
+)
+BODY_KEYS = st.sampled_from(["symbol", "side", "type", "price", "size", "funds", "clientOid",
+                             "timeInForce", "postOnly", "cancelAfter", "hidden", "stp"])
 
 
 def _fill(path: str, value: str) -> str:
@@ -50,14 +58,16 @@ def _fill(path: str, value: str) -> str:
 
 @FUZZ
 @given(route=st.sampled_from(ROUTES), params=st.dictionaries(st.sampled_from(
-    ["symbol", "type", "startAt", "endAt", "currency", "lastId", "limit", "pageSize", "currentPage", "status",
-     "side", "symbols", "orderId"]), VALUES, max_size=4), body=st.dictionaries(BODY_KEYS, JSONISH, max_size=6),
-    path_value=SAFE)
+    ["symbol", "type", "startAt", "endAt", "currency", "lastId", "limit", "pageSize",
+     "currentPage", "status", "side", "symbols", "orderId"]), VALUES, max_size=4),
+    body=st.dictionaries(BODY_KEYS, JSONISH, max_size=6), path_value=SAFE)
 async def test_every_route_answers_with_an_envelope(rest, route, params, body, path_value):
-    """Random parameters and bodies on every route: JSON envelope with a string code, never HTTP 500."""
+    """Random params and bodies on every route: JSON envelope with a string code, never HTTP 500."""
     query = "&".join(f"{k}={v}" for k, v in params.items())
     path = _fill(route.path, path_value) + (f"?{query}" if query else "")
-    status, _, payload = await rest.call(route.method, path, body if route.method == "POST" else None)
+    status, _, payload = await rest.call(
+        route.method, path, body if route.method == "POST" else None
+    )
     assert status != 500, payload
     assert isinstance(payload["code"], str)
     assert payload["code"] == "200000" or payload.get("msg"), payload

@@ -1,4 +1,4 @@
-"""The simulator's WebSocket over real sockets: handshake, keep-alive, subscriptions, errors, pushes."""
+"""The simulator's WebSocket on real sockets: handshake, keep-alive, subscribe, errors, pushes."""
 
 from __future__ import annotations
 
@@ -30,13 +30,17 @@ async def test_bullet_points_back_at_simulator(sim, rest):
     data = await rest.ok("POST", "/api/v1/bullet-public", signed=False)
     server = data["instanceServers"][0]
     assert server["endpoint"].startswith(sim.base_url.replace("http", "ws"))
-    assert (server["pingInterval"], server["pingTimeout"], server["encrypt"]) == (18000, 10000, False)
+    assert (server["pingInterval"], server["pingTimeout"], server["encrypt"]) == (
+        18000, 10000, False
+    )
     assert data["token"]
 
 
 async def test_invalid_token_gets_401_error_and_close(sim, rest):
-    """Connecting with an unknown token yields error 401 'token is invalid', then the socket closes."""
-    ws = await rest.session.ws_connect(sim.base_url.replace("http", "ws") + "/ws?token=nope&connectId=x")
+    """An unknown token yields error 401 'token is invalid', then the socket closes."""
+    ws = await rest.session.ws_connect(
+        sim.base_url.replace("http", "ws") + "/ws?token=nope&connectId=x"
+    )
     msg = await ws.receive_json(timeout=5)
     assert msg == {"id": "x", "type": "error", "code": 401, "data": "token is invalid"}
     assert (await ws.receive(timeout=5)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
@@ -58,12 +62,13 @@ async def test_ping_pong_echoes_id(rest):
     ({"id": "9", "type": "subscribe", "topic": "/market/match: BTC-USDT"}, 400),
     ({"id": "9", "type": "subscribe", "topic": "/market/nothing:BTC-USDT"}, 404),
     ({"id": "9", "type": "subscribe", "topic": "/market/match:NOPE-USDT"}, 404),
-    ({"id": "9", "type": "subscribe", "topic": "/spotMarket/tradeOrdersV2", "privateChannel": True}, 403),
+    ({"id": "9", "type": "subscribe", "topic": "/spotMarket/tradeOrdersV2",
+      "privateChannel": True}, 403),
     ({"id": "9", "type": "subscribe", "topic": "/market/candles:BTC-USDT_7min"}, 400),
 ], ids=["not-json", "not-object", "unknown-type", "no-topic", "space-in-topic", "unknown-topic",
         "unknown-symbol", "private-on-public", "bad-candle-type"])
 async def test_bad_frames_get_error_and_connection_lives(rest, frame, code):
-    """Each malformed or refused frame gets an error frame with KuCoin's code; pings still work after."""
+    """Each malformed or refused frame gets an error frame with KuCoin's code; pings work after."""
     ws = await Ws.connect(rest)
     await ws.send(frame)
     err = await ws.recv()
@@ -98,7 +103,7 @@ async def test_topic_limit_per_connection(sim, rest):
 
 
 async def test_idle_connection_closed_after_ping_timeout(rest):
-    """With no client message for pingInterval + pingTimeout the server says 'ping timeout' and closes."""
+    """Silent for pingInterval + pingTimeout: the server says 'ping timeout' and closes."""
     async with Simulator(SimConfig(port=0, rate_per_s=0, history=False, ping_interval_ms=300,
                                    ping_timeout_ms=300)) as s:
         ws = await Ws.connect(Rest(rest.session, s.base_url))
@@ -144,7 +149,7 @@ def _apply(book: dict[str, dict[Decimal, Decimal]], seq: int, data: dict) -> int
 
 @pytest.mark.parametrize("symbol", ["BTC-USDT", "ETH-BTC"])
 async def test_snapshot_plus_increments_reproduces_later_snapshot(sim, rest, symbol):
-    """Full REST snapshot + every level-2 increment after it == a later full snapshot, level by level."""
+    """REST snapshot + every level-2 increment after it == a later snapshot, level by level."""
     sim.flow.rate_per_s = 2000
     ws = await Ws.connect(rest)
     assert (await ws.subscribe(f"/market/level2:{symbol}"))["type"] == "ack"
@@ -164,18 +169,20 @@ async def test_snapshot_plus_increments_reproduces_later_snapshot(sim, rest, sym
         seq = _apply(book, seq, (await ws.recv_until(lambda f: f["type"] == "message"))["data"])
     assert seq == int(later["sequence"])
     for side in ("asks", "bids"):
-        assert sorted(book[side].items()) == sorted((Decimal(p), Decimal(s)) for p, s in later[side])
+        assert sorted(book[side].items()) == sorted(
+            (Decimal(p), Decimal(s)) for p, s in later[side]
+        )
     await ws.close()
 
 
 async def test_private_order_and_balance_pushes(sim, rest):
-    """On a private connection an order produces received/open/canceled events and balance pushes."""
+    """On a private connection an order yields received/open/canceled events, balance pushes."""
     ws = await Ws.connect(rest, private=True)
     assert (await ws.subscribe("/spotMarket/tradeOrdersV2", private=True))["type"] == "ack"
     assert (await ws.subscribe("/account/balance", req_id="2", private=True))["type"] == "ack"
     placed = await rest.ok("POST", "/api/v1/hf/orders", {
-        "clientOid": "ws-priv-1", "symbol": "SOL-USDT", "side": "buy", "type": "limit", "price": "10",
-        "size": "1"})
+        "clientOid": "ws-priv-1", "symbol": "SOL-USDT", "side": "buy", "type": "limit",
+        "price": "10", "size": "1"})
     await rest.ok("DELETE", f"/api/v1/hf/orders/{placed['orderId']}?symbol=SOL-USDT")
     types, balance_events = [], []
     while "canceled" not in types or not balance_events:
@@ -203,7 +210,8 @@ async def test_depth5_ticker_match_candles_push(sim, rest):
         frame = await ws.recv_until(lambda f: f["type"] == "message", timeout_s=10)
         subjects[frame["subject"]] = frame["data"]
     assert len(subjects["level2"]["asks"]) == 5 and isinstance(subjects["level2"]["timestamp"], int)
-    assert isinstance(subjects["trade.l3match"]["time"], str) and len(subjects["trade.l3match"]["time"]) == 19
+    match_time = subjects["trade.l3match"]["time"]
+    assert isinstance(match_time, str) and len(match_time) == 19
     assert len(subjects["trade.candles.update"]["candles"]) == 7
     assert float(subjects["trade.ticker"]["bestAsk"]) > float(subjects["trade.ticker"]["bestBid"])
     await ws.close()

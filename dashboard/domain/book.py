@@ -1,14 +1,16 @@
 """OrderBook: an exact, venue-neutral price-level book (pure and synchronous).
 
-Prices are integer ticks at a decimal scale (``"91249.9"`` at scale 1 -> ``912499``); the scale grows
-by itself when a price with more decimals arrives. Sizes are kept as the exact strings received and
-become Decimals only when read. Best bid/ask come from heaps with lazy deletion (O(1) amortised).
-Imports nothing from ``dashboard`` except ``domain.models`` (and its own compiled state holder).
+Prices are integer ticks at a decimal scale (``"91249.9"`` at scale 1 -> ``912499``); the scale
+grows by itself when a price with more decimals arrives. Sizes are kept as the exact strings
+received and become Decimals only when read. Best bid/ask come from heaps with lazy deletion (O(1)
+amortised). Imports nothing from ``dashboard`` except ``domain.models`` (and its own compiled
+state holder).
 
-The book's state (level maps, heaps, scale, sequence) lives in ``BookCore``, a compiled base class with C
-struct fields (``_bookcore.c``), so that the compiled level-2 path (``kucoin/client/_l2fast.c``) can update
-it without attribute look-ups. Every method is here, in Python; without the compiled module (or with
-``DASHBOARD_PURE_PYTHON=1``) a pure-Python base class with the same slots takes its place.
+The book's state (level maps, heaps, scale, sequence) lives in ``BookCore``, a compiled base class
+with C struct fields (``_bookcore.c``), so that the compiled level-2 path
+(``kucoin/client/_l2fast.c``) can update it without attribute look-ups. Every method is here, in
+Python; without the compiled module (or with ``DASHBOARD_PURE_PYTHON=1``) a pure-Python base class
+with the same slots takes its place.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ class OrderBook(BookCore):
         self._ask_heap = []
         self._cache: dict[str, int] = {}
 
-    # -- prices --------------------------------------------------------------------------------------------------
+    # -- prices ------------------------------------------------------------------------------------
 
     @property
     def price_scale(self) -> int:
@@ -89,7 +91,10 @@ class OrderBook(BookCore):
             raise ValueError(f"price must be a string: {price!r}")
         whole, _, frac = price.partition(".")
         frac = frac.rstrip("0")
-        if not (whole.isascii() and whole.isdigit() and (not frac or (frac.isascii() and frac.isdigit()))):
+        if not (
+            whole.isascii() and whole.isdigit()
+            and (not frac or (frac.isascii() and frac.isdigit()))
+        ):
             whole, frac = self._split_decimal(price)
         if len(frac) > self._scale:
             self._rescale(len(frac))
@@ -102,7 +107,7 @@ class OrderBook(BookCore):
 
     @staticmethod
     def _split_decimal(price: str) -> tuple[str, str]:
-        """Rare forms ("1E-5", "+2"): exact via Decimal; negative, non-finite or non-ASCII prices are refused."""
+        """Rare forms ("1E-5", "+2"): exact via Decimal; refuses negative, non-finite, non-ASCII."""
         if not price.isascii():
             raise ValueError(f"not a decimal price: {price!r}")
         try:
@@ -137,7 +142,7 @@ class OrderBook(BookCore):
     def _price(self, tick: int) -> Decimal:
         return Decimal(tick).scaleb(-self._scale) if self._scale else Decimal(tick)
 
-    # -- writes --------------------------------------------------------------------------------------------------
+    # -- writes ------------------------------------------------------------------------------------
 
     def clear(self) -> None:
         self._bids.clear()
@@ -145,7 +150,9 @@ class OrderBook(BookCore):
         self._bid_heap.clear()
         self._ask_heap.clear()
 
-    def load(self, bids: Iterable[Sequence[str]], asks: Iterable[Sequence[str]], sequence: int) -> None:
+    def load(
+        self, bids: Iterable[Sequence[str]], asks: Iterable[Sequence[str]], sequence: int
+    ) -> None:
         """Replace the book with a snapshot of [price, size] string rows."""
         self.clear()
         for price, size in bids:
@@ -194,7 +201,7 @@ class OrderBook(BookCore):
                 self._ask_heap = heap = list(levels)
                 heapify(heap)
 
-    # -- reads ---------------------------------------------------------------------------------------------------
+    # -- reads -------------------------------------------------------------------------------------
 
     def best_bid_tick(self) -> int | None:
         heap, bids = self._bid_heap, self._bids
@@ -224,7 +231,9 @@ class OrderBook(BookCore):
         ask = self.best_ask_tick()
         return ask is not None and bid >= ask
 
-    def depth(self, n: int | None = None) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+    def depth(
+        self, n: int | None = None
+    ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """Top n levels per side as Decimals: bids high->low, asks low->high."""
         price = self._price
         bids = [(price(t), Decimal(self._bids[t])) for t in self._top(self._bids, n, reverse=True)]
@@ -251,7 +260,7 @@ class OrderBook(BookCore):
                 {price(t): Decimal(s) for t, s in self._asks.items()})
 
     def top_arrays(self, n: int) -> tuple[list[float], list[float], list[float], list[float]]:
-        """Top n levels as floats (bid prices, bid sizes, ask prices, ask sizes) -- for plotting only."""
+        """Top n levels as floats (bid prices, bid sizes, ask prices, ask sizes); plotting only."""
         div = float(_POW10[self._scale])
         bt = self._top(self._bids, n, reverse=True)
         at = self._top(self._asks, n, reverse=False)
@@ -259,4 +268,7 @@ class OrderBook(BookCore):
                 [t / div for t in at], [float(self._asks[t]) for t in at])
 
     def __repr__(self) -> str:
-        return f"OrderBook({self.symbol!r}, seq={self.sequence}, bids={len(self._bids)}, asks={len(self._asks)})"
+        return (
+            f"OrderBook({self.symbol!r}, seq={self.sequence}, "
+            f"bids={len(self._bids)}, asks={len(self._asks)})"
+        )
