@@ -15,22 +15,18 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from dashboard.aio import TaskOwner
 from dashboard.domain.models import (
-    BookSnapshot,
     Candle,
     FeedState,
     FeedStatus,
     Instrument,
-    Ticker,
-    Trade,
 )
 from dashboard.kucoin.client.book_sync import L2Router
-from dashboard.kucoin.client.market_state import FeedCounters, KucoinMarketState
+from dashboard.kucoin.client.market_state import FeedCounters, KucoinMarketState, StateReads
 
 from .format import (
     DamagedRecording,
@@ -46,7 +42,7 @@ log = logging.getLogger(__name__)
 _REPLAY_ERRORS = (KeyError, TypeError, ValueError, AttributeError)  # a line the state cannot take
 
 
-class ReplayMarketFeed:
+class ReplayMarketFeed(StateReads):
     """A ``MarketFeed`` that plays one recording once (``domain.interfaces.MarketFeed``)."""
 
     def __init__(self, path: str | Path, *, speed: float = 1.0, trades_kept: int = 500) -> None:
@@ -168,22 +164,7 @@ class ReplayMarketFeed:
             if self.state.has_candles(row["symbol"], row["interval"]):  # the chart asked already
                 self.state.on_candle_history(row["symbol"], row["interval"], history)
 
-    # ---- reads (MarketFeed)
-    def instruments(self) -> Mapping[str, Instrument]:
-        return self.state.instruments()
-
-    def book(self, symbol: str, depth: int | None = None) -> BookSnapshot | None:
-        return self.state.book(symbol, depth)
-
-    def trades(self, symbol: str, limit: int = 100) -> Sequence[Trade]:
-        return self.state.trades(symbol, limit)
-
-    def ticker(self, symbol: str) -> Ticker | None:
-        return self.state.ticker(symbol)
-
-    def candles(self, symbol: str, interval: str) -> Sequence[Candle]:
-        return self.state.candles(symbol, interval)
-
+    # ---- reads (MarketFeed): StateReads
     async def load_candles(self, symbol: str, interval: str) -> None:
         """The recorded history (as ``load_candles`` fetched it live), once it has been played."""
         self.state.on_candle_history(

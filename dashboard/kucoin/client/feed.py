@@ -16,20 +16,17 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 import aiohttp
 
 from dashboard.aio import TaskOwner
 from dashboard.domain.models import (
-    BookSnapshot,
     Candle,
     FeedState,
     FeedStatus,
     Instrument,
-    Ticker,
-    Trade,
 )
 from dashboard.kucoin.common.errors import KucoinError, KucoinTransportError
 from dashboard.kucoin.common.retry import backoff
@@ -37,7 +34,7 @@ from dashboard.kucoin.common.ws import ConnState, KucoinWebSocket
 from dashboard.kucoin.protocol import spot as c
 
 from .book_sync import L2Router
-from .market_state import BOOK_SOURCES, FeedCounters, KucoinMarketState
+from .market_state import BOOK_SOURCES, FeedCounters, KucoinMarketState, StateReads
 from .rest import KucoinRestClient
 
 log = logging.getLogger(__name__)
@@ -67,7 +64,7 @@ def explain_failure(exc: BaseException, host: str) -> str:
     return f"unexpected failure talking to {host} ({type(exc).__name__}: {exc})"
 
 
-class KucoinMarketFeed:
+class KucoinMarketFeed(StateReads):
     """Live books, trades, tickers and candles for a set of symbols. Constructing it does no I/O."""
 
     def __init__(self, rest: KucoinRestClient, symbols: Sequence[str], *,
@@ -252,22 +249,7 @@ class KucoinMarketFeed:
             await self.ws.resubscribe(c.TOPIC_LEVEL2, [symbol])
             self._want_snapshot(symbol)  # buffering again; a quiet market may send nothing
 
-    # ---- reads (MarketFeed)
-    def instruments(self) -> Mapping[str, Instrument]:
-        return self.state.instruments()
-
-    def book(self, symbol: str, depth: int | None = None) -> BookSnapshot | None:
-        return self.state.book(symbol, depth)
-
-    def trades(self, symbol: str, limit: int = 100) -> Sequence[Trade]:
-        return self.state.trades(symbol, limit)
-
-    def ticker(self, symbol: str) -> Ticker | None:
-        return self.state.ticker(symbol)
-
-    def candles(self, symbol: str, interval: str) -> Sequence[Candle]:
-        return self.state.candles(symbol, interval)
-
+    # ---- reads (MarketFeed): StateReads
     async def load_candles(self, symbol: str, interval: str) -> None:
         if symbol in self.state.unknown:
             return  # the exchange does not list it: there is no history to ask for

@@ -300,6 +300,28 @@ class KucoinMarketState:
         return sum(values) / len(values) if values else None
 
 
+class StateReads:
+    """The ``MarketFeed`` reads of a driver, answered by its core: both drivers (live and replay)
+    inherit these instead of each keeping a copy of the same delegations."""
+
+    state: KucoinMarketState
+
+    def instruments(self) -> Mapping[str, Instrument]:
+        return self.state.instruments()
+
+    def book(self, symbol: str, depth: int | None = None) -> BookSnapshot | None:
+        return self.state.book(symbol, depth)
+
+    def trades(self, symbol: str, limit: int = 100) -> Sequence[Trade]:
+        return self.state.trades(symbol, limit)
+
+    def ticker(self, symbol: str) -> Ticker | None:
+        return self.state.ticker(symbol)
+
+    def candles(self, symbol: str, interval: str) -> Sequence[Candle]:
+        return self.state.candles(symbol, interval)
+
+
 class Rate:
     """Messages per second over the last few seconds, cheap enough for the hot path."""
 
