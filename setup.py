@@ -1,7 +1,7 @@
 """Compiled parts of the package (everything else is declared in pyproject.toml).
 
-Two small C extensions speed up the level-2 hot path (benchmarks/l2_throughput.py); the package also runs
-without them (``DASHBOARD_PURE_PYTHON=1``), and the tests check both paths give the same books.
+Two small C extensions speed up the level-2 hot path (benchmarks/l2_throughput.py); the package also
+runs without them (``DASHBOARD_PURE_PYTHON=1``), and the tests check both paths give the same books.
 """
 
 from setuptools import Extension, setup

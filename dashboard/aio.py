@@ -1,10 +1,11 @@
 """Task ownership for every layer: the one home of "cancel my tasks and wait for them".
 
 Every background task in the dashboard has an owner that cancels and awaits it (ARCHITECTURE.md,
-Concurrency). ``TaskOwner`` is that owner; ``cancel_and_wait`` is the one-task form. Both differ from
-the ``task.cancel(); with suppress(CancelledError): await task`` block they replace in one way that
-matters: when the *closer itself* is being cancelled while it waits, the cancellation is re-raised
-instead of swallowed, so ``asyncio.timeout`` and task groups around a ``close()`` keep working.
+Concurrency). ``TaskOwner`` is that owner; ``cancel_and_wait`` is the one-task form. Both differ
+from the ``task.cancel(); with suppress(CancelledError): await task`` block they replace in one way
+that matters: when the *closer itself* is being cancelled while it waits, the cancellation is
+re-raised instead of swallowed, so ``asyncio.timeout`` and task groups around a ``close()`` keep
+working.
 
 Imports nothing from ``dashboard``; any layer may import it.
 """
@@ -19,14 +20,16 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any] | None], *, report: bool = True) -> None:
+async def cancel_and_wait(
+    tasks: Iterable[asyncio.Task[Any] | None], *, report: bool = True
+) -> None:
     """Cancel ``tasks`` and wait until each has finished.
 
     A task's own ``CancelledError`` (the expected outcome) and its exceptions are not raised here:
     an exception other than cancellation is logged with the task's name, because the owner is
     closing and has nobody to hand it to (``report=False`` for tasks whose errors the caller has
-    already seen, such as a reader whose result it just read). If the caller is cancelled while waiting, the remaining
-    tasks are still cancelled and the caller's ``CancelledError`` propagates.
+    already seen, such as a reader whose result it just read). If the caller is cancelled while
+    waiting, the remaining tasks are still cancelled and the caller's ``CancelledError`` propagates.
     """
     pending = [t for t in tasks if t is not None]
     for task in pending:
@@ -37,7 +40,8 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any] | None], *, report: 
     # awaiting caller still propagates out of it (asyncio documents this), which is the point.
     results = await asyncio.gather(*pending, return_exceptions=True)
     for task, result in zip(pending, results, strict=True):
-        if report and isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+        if (report and isinstance(result, BaseException)
+                and not isinstance(result, asyncio.CancelledError)):
             log.warning("task %s ended with %r while being closed", task.get_name(), result)
 
 

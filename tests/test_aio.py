@@ -1,4 +1,5 @@
-"""TaskOwner / cancel_and_wait: tasks are cancelled and awaited; the closer's own cancel propagates."""
+"""TaskOwner / cancel_and_wait: tasks are cancelled and awaited; the closer's own cancel
+propagates."""
 
 from __future__ import annotations
 

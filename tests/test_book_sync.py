@@ -1,4 +1,5 @@
-"""Level-2 sync state machine (protocol.md §8.2/§8.3) and the frame parser, incl. hypothesis fuzzing."""
+"""Level-2 sync state machine (protocol.md §8.2/§8.3) and the frame parser, incl. hypothesis
+fuzzing."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ def _load(name: str) -> dict:
 def _frame(start, end, asks=(), bids=(), symbol="BTC-USDT", **extra) -> str:
     data = {"sequenceStart": start, "sequenceEnd": end, "symbol": symbol,
             "changes": {"asks": [list(c) for c in asks], "bids": [list(c) for c in bids]}, **extra}
-    return json.dumps({"type": "message", "topic": f"/market/level2:{symbol}", "subject": "trade.l2update",
-                       "data": data})
+    return json.dumps({"type": "message", "topic": f"/market/level2:{symbol}",
+                       "subject": "trade.l2update", "data": data})
 
 
 def _upd(start, end, asks=(), bids=(), symbol="BTC-USDT") -> L2Update:
@@ -45,11 +46,12 @@ def _live_sync(seq=10, bids=(("100", "1"),), asks=(("101", "1"),), **kw) -> L2Bo
     return sync
 
 
-# -- scenario fixtures -----------------------------------------------------------------------------------------
+# -- scenario fixtures -----------------------------------------------------------------------------
 
 
 def test_docs_example_fixture():
-    """KuCoin's doc example (§8.4): skip change seq <= 16, delete 3988.61, set 3988.50 to 44, seq 19."""
+    """KuCoin's doc example (§8.4): skip change seq <= 16, delete 3988.61, set 3988.50 to 44,
+    seq 19."""
     fx = _load("l2_sync_docs_example.json")
     sync = L2BookSync(fx["symbol"])
     action = sync.on_update(parse_l2_frame(json.dumps(fx["increments"][0])))
@@ -63,7 +65,8 @@ def test_docs_example_fixture():
 
 @pytest.mark.parametrize("buffered_before_snapshot", [1, 2], ids=["after-1", "after-2"])
 def test_gap_constructed_fixture(buffered_before_snapshot):
-    """Constructed scenario: discard, straddle, price-0, stale re-delivery, then a gap asks for a new snapshot."""
+    """Constructed scenario: discard, straddle, price-0, stale re-delivery, then a gap asks for a
+    new snapshot."""
     fx = _load("l2_sync_gap_constructed.json")
     frames = [json.dumps(m) for m in fx["increments"]]
     router = L2Router()
@@ -71,7 +74,8 @@ def test_gap_constructed_fixture(buffered_before_snapshot):
     for i, frame in enumerate(frames[:4]):
         router.apply_frame(frame)
         if i + 1 == buffered_before_snapshot:
-            assert router.on_snapshot(fx["symbol"], snap["sequence"], snap["bids"], snap["asks"]) is None
+            applied = router.on_snapshot(fx["symbol"], snap["sequence"], snap["bids"], snap["asks"])
+            assert applied is None
     sync = router[fx["symbol"]]
     exp = fx["expected_after_increment_index_3"]
     assert sync.live and sync.book.sequence == exp["sequence"]
@@ -83,12 +87,13 @@ def test_gap_constructed_fixture(buffered_before_snapshot):
     assert not sync.live and sync.stats.gaps == 1 and len(sync.book) == 0
 
 
-# -- rules -----------------------------------------------------------------------------------------------------
+# -- rules -----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("snapshot_after", [1, 3], ids=["after-1", "after-3"])
 def test_buffers_and_asks_for_snapshot_once(snapshot_after):
-    """Increments are buffered (book untouched); NEED_SNAPSHOT once after `snapshot_after` of them."""
+    """Increments are buffered (book untouched); NEED_SNAPSHOT once after `snapshot_after` of
+    them."""
     sync = L2BookSync("BTC-USDT", snapshot_after=snapshot_after)
     actions = [sync.on_update(_upd(i, i, bids=[("100", str(i), str(i))])) for i in range(1, 6)]
     asked = [i for i, a in enumerate(actions) if a is not None]
@@ -97,7 +102,8 @@ def test_buffers_and_asks_for_snapshot_once(snapshot_after):
 
 
 def test_stale_snapshot_asks_again_then_bridges():
-    """A snapshot older than the buffer's first start - 1 is refused (counted); a newer one bridges."""
+    """A snapshot older than the buffer's first start - 1 is refused (counted); a newer one
+    bridges."""
     sync = L2BookSync("BTC-USDT")
     sync.on_update(_upd(20, 20, bids=[("100", "2", "20")]))
     sync.on_update(_upd(21, 21, asks=[("101", "3", "21")]))
@@ -120,13 +126,15 @@ def test_snapshot_exactly_bridging_start_minus_one():
 def test_straddling_message_applies_only_newer_changes():
     """A message with start <= S < end applies only changes with seq > S."""
     sync = L2BookSync("BTC-USDT")
-    sync.on_update(_upd(8, 12, asks=[("105", "9", "8"), ("106", "4", "12")], bids=[("99", "7", "10")]))
+    sync.on_update(_upd(8, 12, asks=[("105", "9", "8"), ("106", "4", "12")],
+                        bids=[("99", "7", "10")]))
     sync.on_snapshot("10", [["100", "1"], ["99", "6"]], [["105", "2"]])
     assert sync.book.levels() == ({D(100): D(1), D(99): D(6)}, {D(105): D(2), D(106): D(4)})
     assert sync.book.sequence == 12
 
 
-@pytest.mark.parametrize(("start", "end"), [(5, 10), (10, 10), (3, 7)], ids=["end-eq-seq", "single", "older"])
+@pytest.mark.parametrize(("start", "end"), [(5, 10), (10, 10), (3, 7)],
+                         ids=["end-eq-seq", "single", "older"])
 def test_duplicate_or_stale_ignored(start, end):
     """Live: sequenceEnd <= seq is ignored and counted."""
     sync = _live_sync(10)
@@ -135,12 +143,15 @@ def test_duplicate_or_stale_ignored(start, end):
 
 
 def test_reorder_is_gap_then_resync():
-    """Out-of-order delivery is a gap: book cleared, update buffered, new snapshot bridges and replays."""
+    """Out-of-order delivery is a gap: book cleared, update buffered, new snapshot bridges and
+    replays."""
     sync = _live_sync(10)
     action = sync.on_update(_upd(12, 12, bids=[("100", "3", "12")]))  # 11 not yet seen
     assert action is not None and action.reason == "gap"
-    assert not sync.live and len(sync.book) == 0 and sync.stats.gaps == 1 and sync.stats.resyncs == 1
-    assert sync.on_update(_upd(11, 11, bids=[("100", "2", "11")])) is None  # buffered, already waiting
+    assert not sync.live and len(sync.book) == 0
+    assert sync.stats.gaps == 1 and sync.stats.resyncs == 1
+    # buffered: a snapshot is already being waited for
+    assert sync.on_update(_upd(11, 11, bids=[("100", "2", "11")])) is None
     assert sync.on_snapshot("11", [["100", "2"]], [["101", "1"]]) is None
     assert sync.live and sync.book.sequence == 12 and sync.book.best_bid() == (D(100), D(3))
 
@@ -151,7 +162,8 @@ def test_price_zero_skipped_but_sequence_advances(side):
     sync = _live_sync(10)
     before = sync.book.levels()
     assert sync.on_update(_upd(11, 11, **{side: [("0", "0", "11")]})) is None
-    assert sync.book.levels() == before and sync.book.sequence == 11 and sync.stats.price0_skipped == 1
+    assert sync.book.levels() == before and sync.book.sequence == 11
+    assert sync.stats.price0_skipped == 1
 
 
 def test_empty_changes_advance_sequence():
@@ -169,7 +181,8 @@ def test_size_zero_deletes_level():
 
 
 def test_crossed_book_resyncs():
-    """A change that crosses the book is corruption: counted, book cleared, new snapshot asked for."""
+    """A change that crosses the book is corruption: counted, book cleared, new snapshot asked
+    for."""
     sync = _live_sync(10)
     action = sync.on_update(_upd(11, 11, bids=[("101.5", "1", "11")]))
     assert action is not None and action.reason == "crossed"
@@ -188,10 +201,12 @@ def test_buffer_overflow_drops_oldest_and_forces_snapshot():
     """Past max_buffer the oldest increment is dropped and one fresh snapshot is forced."""
     sync = L2BookSync("BTC-USDT", max_buffer=3)
     actions = [sync.on_update(_upd(i, i)) for i in range(1, 7)]
-    assert [a.reason if a else None for a in actions] == ["initial", None, None, "overflow", None, None]
+    reasons = [a.reason if a else None for a in actions]
+    assert reasons == ["initial", None, None, "overflow", None, None]
     stats = sync.stats
     assert stats.buffered == 3 and stats.buffer_overflows == 3
-    assert sync.on_snapshot("1", [], []).reason == "stale_snapshot"  # 2 and 3 were dropped: cannot bridge
+    # 2 and 3 were dropped: snapshot 1 cannot bridge
+    assert sync.on_snapshot("1", [], []).reason == "stale_snapshot"
     assert sync.on_snapshot("3", [["1", "1"]], []) is None and sync.book.sequence == 6
 
 
@@ -233,14 +248,16 @@ def test_router_keeps_symbols_independent():
     assert action is not None and action.symbol == "C-USDT"
 
 
-# -- parser ----------------------------------------------------------------------------------------------------
+# -- parser ----------------------------------------------------------------------------------------
 
 
 def test_parse_doc_frame():
     """The §7.4 example frame decodes to an L2Update with int sequences and time_ms."""
-    text = ('{"topic":"/market/level2:BTC-USDT","type":"message","subject":"trade.l2update","data":{"changes":'
+    text = ('{"topic":"/market/level2:BTC-USDT","type":"message","subject":"trade.l2update",'
+            '"data":{"changes":'
             '{"asks":[["18906","0.00331","14103845"]],"bids":[["18891.9","0.15688","14103847"]]},'
-            '"sequenceEnd":14103847,"sequenceStart":14103844,"symbol":"BTC-USDT","time":1663747970273}}')
+            '"sequenceEnd":14103847,"sequenceStart":14103844,"symbol":"BTC-USDT",'
+            '"time":1663747970273}}')
     for raw in (text, text.encode()):
         upd = parse_l2_frame(raw)
         assert upd == L2Update("BTC-USDT", 14103844, 14103847, [["18906", "0.00331", "14103845"]],
@@ -266,14 +283,18 @@ _GOOD = {"sequenceStart": 1, "sequenceEnd": 2, "symbol": "X", "changes": {"asks"
     json.dumps({"subject": "trade.l2update", "data": {**_GOOD, "sequenceStart": "1"}}),
     json.dumps({"subject": "trade.l2update", "data": {**_GOOD, "sequenceEnd": True}}),
     json.dumps({"subject": "trade.l2update", "data": {**_GOOD, "sequenceStart": 3}}),
-    json.dumps({"subject": "trade.l2update", "data": {**_GOOD, "changes": {"asks": [["1", "2"]], "bids": []}}}),
-    json.dumps({"subject": "trade.l2update", "data": {**_GOOD, "changes": {"asks": [["1", "2", 3]], "bids": []}}}),
-    json.dumps({"subject": "trade.l2update", "data": {**_GOOD, "changes": {"asks": ["abc"], "bids": []}}}),
-    json.dumps({"subject": "trade.l2update", "data": {**_GOOD, "changes": {"asks": [], "bids": [["x", "1", "2"]]}}}),
+    json.dumps({"subject": "trade.l2update",
+                "data": {**_GOOD, "changes": {"asks": [["1", "2"]], "bids": []}}}),
+    json.dumps({"subject": "trade.l2update",
+                "data": {**_GOOD, "changes": {"asks": [["1", "2", 3]], "bids": []}}}),
+    json.dumps({"subject": "trade.l2update",
+                "data": {**_GOOD, "changes": {"asks": ["abc"], "bids": []}}}),
+    json.dumps({"subject": "trade.l2update",
+                "data": {**_GOOD, "changes": {"asks": [], "bids": [["x", "1", "2"]]}}}),
     json.dumps({"subject": "trade.l2update", "data": {**_GOOD, "changes": {"asks": []}}}),
     json.dumps({"subject": "trade.l2update", "data": {**_GOOD, "time": "5"}}),
-], ids=["text", "array", "empty", "bad-utf8", "no-data", "data-list", "start-str", "end-bool", "start>end",
-        "two-fields", "int-seq", "string-change", "bad-price", "no-bids", "time-str"])
+], ids=["text", "array", "empty", "bad-utf8", "no-data", "data-list", "start-str", "end-bool",
+        "start>end", "two-fields", "int-seq", "string-change", "bad-price", "no-bids", "time-str"])
 def test_parse_malformed_raises(text):
     """Malformed frames raise KucoinProtocolError."""
     with pytest.raises(KucoinProtocolError):
@@ -282,9 +303,11 @@ def test_parse_malformed_raises(text):
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (st.lists(inner, max_size=4)
+                   | st.dictionaries(st.text(max_size=8), inner, max_size=4)),
     max_leaves=20)
-_change = st.lists(st.one_of(st.text(max_size=6), st.sampled_from(["0", "1.5", "10", "7"]), st.integers()),
+_change = st.lists(st.one_of(st.text(max_size=6), st.sampled_from(["0", "1.5", "10", "7"]),
+                             st.integers()),
                    min_size=0, max_size=4)
 _l2ish = st.fixed_dictionaries({
     "subject": st.sampled_from(["trade.l2update", "trade.ticker"]),
@@ -292,8 +315,8 @@ _l2ish = st.fixed_dictionaries({
         "sequenceStart": st.one_of(st.integers(), st.text(max_size=3), st.booleans()),
         "sequenceEnd": st.one_of(st.integers(), st.none()),
         "symbol": st.one_of(st.just("X"), st.integers()),
-        "changes": st.one_of(_json, st.fixed_dictionaries({"asks": st.lists(_change, max_size=3),
-                                                            "bids": st.lists(_change, max_size=3)})),
+        "changes": st.one_of(_json, st.fixed_dictionaries({
+            "asks": st.lists(_change, max_size=3), "bids": st.lists(_change, max_size=3)})),
     }, optional={"time": _json})),
 })
 
@@ -302,7 +325,8 @@ _l2ish = st.fixed_dictionaries({
 @given(st.one_of(st.text(), st.binary(), _json.map(json.dumps), _l2ish.map(json.dumps),
                  _l2ish.map(lambda m: json.dumps(m).encode())))
 def test_fuzz_parser_only_protocol_errors(raw):
-    """Arbitrary text/bytes/JSON shapes: an L2Update or None, or KucoinProtocolError -- nothing else."""
+    """Arbitrary text/bytes/JSON shapes: an L2Update or None, or KucoinProtocolError -- nothing
+    else."""
     try:
         result = parse_l2_frame(raw)
     except KucoinProtocolError:
@@ -310,14 +334,16 @@ def test_fuzz_parser_only_protocol_errors(raw):
     assert result is None or isinstance(result, L2Update)
     if result is not None:
         assert result.sequence_start <= result.sequence_end
-        assert all(len(c) == 3 and all(isinstance(x, str) for x in c) for c in result.asks + result.bids)
+        changes = result.asks + result.bids
+        assert all(len(c) == 3 and all(isinstance(x, str) for x in c) for c in changes)
 
 
-# -- sync fuzzing ----------------------------------------------------------------------------------------------
+# -- sync fuzzing ----------------------------------------------------------------------------------
 
 
 def _history(draw_changes: list[list[tuple[bool, int, int]]]):
-    """A consistent exchange history: messages, and the true book after each (never crossed: bids < asks)."""
+    """A consistent exchange history: messages, and the true book after each (never crossed:
+    bids < asks)."""
     seq = 100
     bids: dict[str, str] = {}
     asks: dict[str, str] = {}
@@ -326,7 +352,8 @@ def _history(draw_changes: list[list[tuple[bool, int, int]]]):
         start = seq + 1
         a_ch, b_ch, seen = [], [], set()
         for is_bid, level, size in changes:
-            price = f"{level / 4:.2f}" if is_bid else f"{25 + level / 4:.2f}"  # bids 0..24.75, asks 25..49.75
+            # bids 0..24.75, asks 25..49.75
+            price = f"{level / 4:.2f}" if is_bid else f"{25 + level / 4:.2f}"
             if (is_bid, price) in seen:
                 continue
             seen.add((is_bid, price))
@@ -346,7 +373,8 @@ def _history(draw_changes: list[list[tuple[bool, int, int]]]):
     return msgs, states
 
 
-_hist = st.lists(st.lists(st.tuples(st.booleans(), st.integers(0, 99), st.integers(0, 7)), max_size=4),
+_hist = st.lists(st.lists(st.tuples(st.booleans(), st.integers(0, 99), st.integers(0, 7)),
+                          max_size=4),
                  min_size=5, max_size=60)
 _perturb = st.lists(st.sampled_from(["ok"] * 12 + ["drop", "dup", "swap"]), min_size=60,
                     max_size=60)
@@ -355,8 +383,8 @@ _perturb = st.lists(st.sampled_from(["ok"] * 12 + ["drop", "dup", "swap"]), min_
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_hist, _perturb, st.integers(1, 3))
 def test_fuzz_sync_live_book_is_true_book(changes, perturb, lag):
-    """Dropped/duplicated/swapped increments, snapshots at random points: whenever LIVE the book is exactly
-    the exchange's book at that sequence (so never crossed)."""
+    """Dropped/duplicated/swapped increments, snapshots at random points: whenever LIVE the book is
+    exactly the exchange's book at that sequence (so never crossed)."""
     msgs, states = _history(changes)
     truth = {seq: (bids, asks) for seq, bids, asks in states}
     stream, i = [], 0
@@ -389,18 +417,22 @@ def test_fuzz_sync_live_book_is_true_book(changes, perturb, lag):
 
 _any_change = st.tuples(st.sampled_from(["0", "1", "1.5", "2", "2.25", "3", "10", "bad"]),
                         st.sampled_from(["0", "0.0", "1", "2.5", "x"]), st.integers(0, 40).map(str))
-_any_upd = st.builds(lambda s, n, a, b: L2Update("X", s, s + n, [list(c) for c in a], [list(c) for c in b]),
+_any_upd = st.builds(lambda s, n, a, b: L2Update("X", s, s + n, [list(c) for c in a],
+                                                 [list(c) for c in b]),
                      st.integers(0, 30), st.integers(0, 3), st.lists(_any_change, max_size=3),
                      st.lists(_any_change, max_size=3))
-_event = st.one_of(_any_upd, st.tuples(st.integers(0, 35), st.lists(_any_change.map(lambda c: c[:2]), max_size=3),
-                                       st.lists(_any_change.map(lambda c: c[:2]), max_size=3)),
+_event = st.one_of(_any_upd,
+                   st.tuples(st.integers(0, 35),
+                             st.lists(_any_change.map(lambda c: c[:2]), max_size=3),
+                             st.lists(_any_change.map(lambda c: c[:2]), max_size=3)),
                    st.just("reset"))
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_event, max_size=40), st.integers(1, 4))
 def test_fuzz_sync_random_streams_never_crash_or_publish_crossed(events, max_buffer):
-    """Random (often invalid) updates, snapshots and resets: no exception, never crossed while LIVE."""
+    """Random (often invalid) updates, snapshots and resets: no exception, never crossed while
+    LIVE."""
     sync = L2BookSync("X", max_buffer=max_buffer)
     for ev in events:
         if ev == "reset":

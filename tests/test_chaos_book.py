@@ -28,22 +28,25 @@ SYMBOLS = ("BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT")
 CHAOS_S = 40.0  # seconds of faults; the whole test stays near a minute
 TOKEN_EXPIRY_EVERY_S = 4.0
 FAULTS = {
-    "l2_drop": 0.01, "l2_duplicate": 0.02, "l2_reorder": 0.02, "disconnect_per_s": 0.25, "rest_429": 0.15,
-    "snapshot_5xx": 0.15, "snapshot_delay_s": 0.05,
+    "l2_drop": 0.01, "l2_duplicate": 0.02, "l2_reorder": 0.02, "disconnect_per_s": 0.25,
+    "rest_429": 0.15, "snapshot_5xx": 0.15, "snapshot_delay_s": 0.05,
 }
 Levels = tuple[tuple[Decimal, Decimal], ...]
 
 
 class SimBookRecorder:
-    """Engine listener: the simulator's exact book after each level-2 message, by sequence (bounded)."""
+    """Engine listener: the simulator's exact book after each level-2 message, by sequence
+    (bounded)."""
 
     def __init__(self, sim: Simulator, symbols: tuple[str, ...], keep: int = 3000) -> None:
         self.exchange = sim.exchange
         self.keep = keep
         self.misaligned = 0
-        self.books: dict[str, OrderedDict[int, tuple[Levels, Levels]]] = {s: OrderedDict() for s in symbols}
+        self.books: dict[str, OrderedDict[int, tuple[Levels, Levels]]] = {
+            s: OrderedDict() for s in symbols}
 
-    def on_book_changes(self, symbol: str, seq_start: int, seq_end: int, changes, time_ms: int) -> None:
+    def on_book_changes(self, symbol: str, seq_start: int, seq_end: int, changes,
+                        time_ms: int) -> None:
         books = self.books.get(symbol)
         if books is None:
             return
@@ -57,7 +60,8 @@ class SimBookRecorder:
 
 
 class BookChecker:
-    """After every frame: each live book at a recorded sequence must equal the simulator's; none crossed."""
+    """After every frame: each live book at a recorded sequence must equal the simulator's; none
+    crossed."""
 
     def __init__(self, feed: KucoinMarketFeed, recorder: SimBookRecorder) -> None:
         self.feed = feed
@@ -94,19 +98,21 @@ class BookChecker:
                 continue
             self.checks[symbol] += 1
             if (snap.bids, snap.asks) != want:
-                self.mismatches.append(_describe(symbol, snap.sequence, (snap.bids, snap.asks), want))
+                got = (snap.bids, snap.asks)
+                self.mismatches.append(_describe(symbol, snap.sequence, got, want))
 
     @property
     def total(self) -> int:
         return sum(self.checks.values())
 
 
-def _describe(symbol: str, seq: int, got: tuple[Levels, Levels], want: tuple[Levels, Levels]) -> str:
+def _describe(symbol: str, seq: int, got: tuple[Levels, Levels],
+              want: tuple[Levels, Levels]) -> str:
     diffs = []
     for side, g, w in (("bids", got[0], want[0]), ("asks", got[1], want[1])):
         gd, wd = dict(g), dict(w)
-        diffs += [f"{side} {p}: client {gd.get(p)} sim {wd.get(p)}" for p in sorted(gd.keys() | wd.keys())
-                  if gd.get(p) != wd.get(p)]
+        diffs += [f"{side} {p}: client {gd.get(p)} sim {wd.get(p)}"
+                  for p in sorted(gd.keys() | wd.keys()) if gd.get(p) != wd.get(p)]
     return f"{symbol}@{seq}: " + "; ".join(diffs[:5])
 
 
@@ -131,14 +137,16 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 async def test_books_equal_the_simulators_under_every_fault(record_property):
-    """With every fault on, each live client book equals the simulator's at its sequence; all recover."""
+    """With every fault on, each live client book equals the simulator's at its sequence; all
+    recover."""
     rules = tuple(r for r in DEFAULT_SYMBOLS if r.symbol in SYMBOLS)
     async with Simulator(SimConfig(port=0, rate_per_s=800, history=False, symbols=rules)) as sim, \
             aiohttp.ClientSession() as session:
         recorder = SimBookRecorder(sim, SYMBOLS)
         sim.exchange.listeners.append(recorder)
         rest = KucoinRestClient(sim.base_url, sim.demo, session=session, timeout_s=2.0)
-        feed = KucoinMarketFeed(rest, SYMBOLS, session=session, stale_after_s=3.0, supervise_every_s=0.5)
+        feed = KucoinMarketFeed(rest, SYMBOLS, session=session, stale_after_s=3.0,
+                                supervise_every_s=0.5)
         await feed.start()
         checker = BookChecker(feed, recorder)
         checker.install()
@@ -161,7 +169,8 @@ async def test_books_equal_the_simulators_under_every_fault(record_property):
             before = Counter(checker.checks)
             await eventually(lambda: all(checker.checks[s] > before[s] + 20 for s in SYMBOLS), 8.0)
             sim.flow.rate_per_s = 0
-            await eventually(lambda: all((b := feed.book(s)) is not None and b.sequence == sim.exchange.sequence(s)
+            await eventually(lambda: all((b := feed.book(s)) is not None
+                                         and b.sequence == sim.exchange.sequence(s)
                                          for s in SYMBOLS), 8.0)
             final_differs = [s for s in SYMBOLS if _final_book(feed, s) != _final_book(sim, s)]
         finally:
@@ -177,7 +186,8 @@ async def test_books_equal_the_simulators_under_every_fault(record_property):
               f"crossed={len(checker.crossed)} gaps={status.gaps} resyncs={status.resyncs} "
               f"reconnects={status.reconnects} snapshots={feed.counters.snapshots} "
               f"snapshot_failures={feed.counters.snapshot_failures} recoveries={len(times)} "
-              f"recovery_s median={statistics.median(times or [0]):.3f} p95={_percentile(times or [0], 0.95):.3f} "
+              f"recovery_s median={statistics.median(times or [0]):.3f} "
+              f"p95={_percentile(times or [0], 0.95):.3f} "
               f"max={max(times or [0]):.3f}")
     print(report)
     record_property("chaos_report", report)
@@ -188,6 +198,7 @@ async def test_books_equal_the_simulators_under_every_fault(record_property):
     assert len(times) >= 100, report  # many loss -> live episodes were measured
     assert not leftover, leftover  # close() cancelled and awaited every task the feed started
     assert sum(faults.values()) >= 1000, report
-    assert all(faults[k] > 0 for k in ("l2_drop", "l2_duplicate", "l2_reorder", "disconnect", "rest_429",
-                                       "snapshot_5xx", "snapshot_delay", "token_expiry")), report
+    assert all(faults[k] > 0 for k in ("l2_drop", "l2_duplicate", "l2_reorder", "disconnect",
+                                       "rest_429", "snapshot_5xx", "snapshot_delay",
+                                       "token_expiry")), report
     assert checks_in_chaos >= 500, report

@@ -1,4 +1,5 @@
-"""KucoinRestClient against the real simulator over loopback: data, auth, rejections, limits, faults."""
+"""KucoinRestClient against the real simulator over loopback: data, auth, rejections, limits,
+faults."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ from decimal import Decimal
 import aiohttp
 import pytest
 
-from dashboard.domain.models import Balance, Candle, Fill, Instrument, Order, OrderStatus, Side, Ticker, Trade
+from dashboard.domain.models import (
+    Balance,
+    Candle,
+    Fill,
+    Instrument,
+    Order,
+    OrderStatus,
+    Side,
+    Ticker,
+    Trade,
+)
 from dashboard.kucoin.client.rest import KucoinRestClient, build_query
 from dashboard.kucoin.common.errors import (
     KucoinAPIError,
@@ -42,15 +53,18 @@ async def client(sim):
 
 
 def limit_buy(client_oid: str, price: str = "80000", size: str = "0.001") -> dict:
-    return {"clientOid": client_oid, "side": "buy", "symbol": SYMBOL, "type": "limit", "price": price, "size": size}
+    return {"clientOid": client_oid, "side": "buy", "symbol": SYMBOL, "type": "limit",
+            "price": price, "size": size}
 
 
 def market_buy(client_oid: str, funds: str = "1000") -> dict:
-    return {"clientOid": client_oid, "side": "buy", "symbol": SYMBOL, "type": "market", "funds": funds}
+    return {"clientOid": client_oid, "side": "buy", "symbol": SYMBOL, "type": "market",
+            "funds": funds}
 
 
 class Sleeper:
-    """An injectable sleep that records delays, optionally runs an action first, then really waits."""
+    """An injectable sleep that records delays, optionally runs an action first, then really
+    waits."""
 
     def __init__(self, action=None, wait: bool = True) -> None:
         self.calls: list[float] = []
@@ -78,7 +92,8 @@ async def test_get_symbols_returns_instruments(client, sim) -> None:
     assert all(isinstance(i, Instrument) for i in instruments)
     assert {i.symbol for i in instruments} == set(sim.exchange.rules)
     btc = next(i for i in instruments if i.symbol == SYMBOL)
-    assert (btc.base, btc.quote, btc.price_increment, btc.base_min_size) == ("BTC", "USDT", D("0.1"), D("0.00001"))
+    assert (btc.base, btc.quote, btc.price_increment, btc.base_min_size) == (
+        "BTC", "USDT", D("0.1"), D("0.00001"))
 
 
 async def test_get_ticker_matches_the_book(client, sim) -> None:
@@ -96,7 +111,8 @@ async def test_get_all_tickers_covers_every_symbol(client, sim) -> None:
     assert all(t.best_bid < t.best_ask for t in tickers)
 
 
-@pytest.mark.parametrize("depth", [20, 100, None], ids=["level2_20", "level2_100", "full-v3-private"])
+@pytest.mark.parametrize("depth", [20, 100, None],
+                         ids=["level2_20", "level2_100", "full-v3-private"])
 async def test_level2_snapshot(client, sim, depth) -> None:
     """(sequence, bids, asks) equal the engine's own snapshot, as KuCoin's strings."""
     seq, bids, asks = await client.get_level2_snapshot(SYMBOL, depth)
@@ -145,7 +161,8 @@ async def test_bullet(client, sim, private) -> None:
     wire = await client.post_bullet(private)
     assert wire["token"] and wire["instanceServers"][0]["endpoint"].startswith("ws://127.0.0.1")
     token = await client.request_bullet(private)
-    assert token.token and token.endpoint.startswith("ws://127.0.0.1") and token.ping_interval_ms > 0
+    assert token.token and token.endpoint.startswith("ws://127.0.0.1")
+    assert token.ping_interval_ms > 0
     assert token.token not in repr(token)
 
 
@@ -181,7 +198,8 @@ async def test_cancel_by_client_oid_and_cancel_all(client) -> None:
     assert (await client.cancel_order_by_client_oid(SYMBOL, "c-1"))["clientOid"] == "c-1"
     assert len(await client.get_open_orders(SYMBOL)) == 2
     assert await client.cancel_all(SYMBOL) == "success"
-    await client.place_order({**limit_buy("c-4"), "symbol": "ETH-USDT", "price": "2000", "size": "0.01"})
+    await client.place_order({**limit_buy("c-4"), "symbol": "ETH-USDT", "price": "2000",
+                              "size": "0.01"})
     assert (await client.cancel_all())["succeedSymbols"] == ["ETH-USDT"]
     assert await client.get_open_orders("ETH-USDT") == []
 
@@ -239,7 +257,8 @@ async def test_unknown_path_is_api_error(client) -> None:
 class TamperedSignature(Credentials):
     """Right key, secret and passphrase, but KC-API-SIGN computed over a different path."""
 
-    def headers(self, timestamp_ms: int, method: str, path_with_query: str, body: str = "") -> dict[str, str]:
+    def headers(self, timestamp_ms: int, method: str, path_with_query: str,
+                body: str = "") -> dict[str, str]:
         return super().headers(timestamp_ms, method, path_with_query + "&tampered=1", body)
 
 
@@ -249,7 +268,8 @@ class TamperedSignature(Credentials):
     (lambda k: Credentials(k.key, "wrong-secret", k.passphrase), "400004", "passphrase"),
     (lambda k: TamperedSignature(k.key, k.secret, k.passphrase), "400005", "signature"),
     (lambda k: Credentials(k.key, k.secret, "wrong-passphrase"), "400004", "passphrase"),
-    (lambda k: Credentials("0123456789abcdef01234567", k.secret, k.passphrase), "400003", "does not exist"),
+    (lambda k: Credentials("0123456789abcdef01234567", k.secret, k.passphrase), "400003",
+     "does not exist"),
 ], ids=["wrong-secret", "bad-signature", "wrong-passphrase", "unknown-key"])
 async def test_auth_failures(sim, mutate, code, words) -> None:
     """Each auth failure is a KucoinAuthError with KuCoin's code and a plain-words explanation."""
@@ -270,7 +290,8 @@ async def test_local_clock_off_by_a_minute_is_measured_before_the_first_private_
 async def test_clock_jump_triggers_resync_after_400002(sim) -> None:
     """After a 400002 the client re-measures its offset and the same call succeeds."""
     shift = [0.0]
-    async with KucoinRestClient(sim.base_url, sim.demo, clock=lambda: time.time() + shift[0]) as client:
+    async with KucoinRestClient(sim.base_url, sim.demo,
+                                clock=lambda: time.time() + shift[0]) as client:
         await client.get_accounts()
         shift[0] = -60.0  # the local clock jumps back a minute
         assert await client.get_accounts()
@@ -278,7 +299,8 @@ async def test_clock_jump_triggers_resync_after_400002(sim) -> None:
 
 
 async def test_server_clock_skew_resync(sim, client) -> None:
-    """The exchange clock runs 60 s ahead: the client gets 400002, re-syncs its offset and succeeds."""
+    """The exchange clock runs 60 s ahead: the client gets 400002, re-syncs its offset and
+    succeeds."""
     assert await client.get_accounts()
     sim.clock_skew_ms = 60_000
     assert await client.get_accounts()
@@ -302,7 +324,8 @@ def test_repr_hides_secrets(sim) -> None:
     """repr/str of the client show neither the secret, the passphrase nor the whole key."""
     client = KucoinRestClient(sim.base_url, sim.demo)
     for text in (repr(client), str(client)):
-        assert sim.demo.secret not in text and sim.demo.passphrase not in text and sim.demo.key not in text
+        assert sim.demo.secret not in text and sim.demo.passphrase not in text
+        assert sim.demo.key not in text
         assert sim.demo.key[-4:] in text
 
 
@@ -310,7 +333,8 @@ def test_repr_hides_secrets(sim) -> None:
 
 
 async def test_small_public_quota_waits_for_reset_instead_of_429() -> None:
-    """With a 10-weight public quota per 0.5 s window, 8 tickers (weight 2) all succeed by waiting."""
+    """With a 10-weight public quota per 0.5 s window, 8 tickers (weight 2) all succeed by
+    waiting."""
     async with Simulator(SimConfig(port=0, rate_per_s=0, history=False,
                                    quotas={"public": 10, "spot": 4000, "management": 2000})) as sim:
         sim.limiter.window_ms = 500
@@ -344,11 +368,12 @@ async def test_429_on_order_raises_without_resending(sim, client) -> None:
     assert await client.get_order_by_client_oid(SYMBOL, "rl-1") is None
 
 
-# ---------------------------------------------------------------- server errors, timeouts, transport
+# ------------------------------------------------------------ server errors, timeouts, transport
 
 
 async def test_snapshot_5xx_retried_until_switched_off(sim) -> None:
-    """500000 on snapshots: the idempotent GET retries with backoff and succeeds once the fault ends."""
+    """500000 on snapshots: the idempotent GET retries with backoff and succeeds once the fault
+    ends."""
     sleeper = Sleeper(action=lambda: sim.faults.set(snapshot_5xx=0.0), wait=False)
     async with KucoinRestClient(sim.base_url, sleep=sleeper) as client:
         sim.faults.set(snapshot_5xx=1.0)
@@ -379,7 +404,8 @@ async def test_slow_snapshot_times_out(sim) -> None:
 
 
 async def test_non_json_answer_is_http_error(client) -> None:
-    """A non-JSON body (here aiohttp's plain-text 400 for /ws without upgrade) is a KucoinHTTPError."""
+    """A non-JSON body (here aiohttp's plain-text 400 for /ws without upgrade) is a
+    KucoinHTTPError."""
     with pytest.raises(KucoinHTTPError) as info:
         await client.request("GET", "/ws")
     assert info.value.status == 400

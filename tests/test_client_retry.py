@@ -1,4 +1,5 @@
-"""Retry policy (is_retryable, backoff) and the client-side rate limiter, with a fake clock and sleep."""
+"""Retry policy (is_retryable, backoff) and the client-side rate limiter, with a fake clock and
+sleep."""
 
 from __future__ import annotations
 
@@ -46,13 +47,15 @@ CASES = [
     (KucoinProtocolError("no envelope"), False, False),
     (ValueError("not ours"), False, False),
 ]
-IDS = ["transport", "timeout", "500000", "503000", "429000", "auth-sign", "auth-timestamp", "reject-size",
-       "reject-balance", "404000", "http-502", "http-429", "http-403", "protocol", "foreign"]
+IDS = ["transport", "timeout", "500000", "503000", "429000", "auth-sign", "auth-timestamp",
+       "reject-size", "reject-balance", "404000", "http-502", "http-429", "http-403", "protocol",
+       "foreign"]
 
 
 @pytest.mark.parametrize(("exc", "idempotent_ok", "order_ok"), CASES, ids=IDS)
 def test_is_retryable(exc: Exception, idempotent_ok: bool, order_ok: bool) -> None:
-    """Transport/5xx retry only when idempotent; 429 always (not processed); auth and rejections never."""
+    """Transport/5xx retry only when idempotent; 429 always (not processed); auth and rejections
+    never."""
     assert is_retryable(exc, idempotent=True) is idempotent_ok
     assert is_retryable(exc, idempotent=False) is order_ok
 
@@ -60,7 +63,8 @@ def test_is_retryable(exc: Exception, idempotent_ok: bool, order_ok: bool) -> No
 def test_timeout_is_a_transport_error_and_a_timeout() -> None:
     """Callers can catch a client timeout either as KucoinTransportError or as TimeoutError."""
     exc = KucoinTimeoutError("slow")
-    assert isinstance(exc, KucoinTransportError) and isinstance(exc, TimeoutError) and isinstance(exc, KucoinError)
+    assert isinstance(exc, KucoinTransportError) and isinstance(exc, TimeoutError)
+    assert isinstance(exc, KucoinError)
 
 
 def test_backoff_full_jitter_within_growing_ceiling() -> None:
@@ -117,7 +121,8 @@ async def test_limiter_unknown_quota_never_waits(limiter: RateLimiter, fake: Fak
     assert fake.sleeps == []
 
 
-async def test_limiter_waits_for_reset_when_remaining_below_weight(limiter: RateLimiter, fake: FakeTime) -> None:
+async def test_limiter_waits_for_reset_when_remaining_below_weight(limiter: RateLimiter,
+                                                                   fake: FakeTime) -> None:
     """remaining < weight -> wait exactly the reset countdown, then the full quota is back."""
     limiter.update(POOL_PUBLIC, quota(10, 1, 1500))
     assert await limiter.acquire(POOL_PUBLIC, 2) == pytest.approx(1.5)
@@ -144,7 +149,8 @@ async def test_limiter_pools_are_independent(limiter: RateLimiter, fake: FakeTim
     (quota(10, 0, 2500), 2.5),
     ({}, 0.25),
 ], ids=["with-reset-header", "overload-no-headers"])
-async def test_limiter_429_blocks_the_pool(limiter: RateLimiter, fake: FakeTime, headers, expected_s) -> None:
+async def test_limiter_429_blocks_the_pool(limiter: RateLimiter, fake: FakeTime, headers,
+                                           expected_s) -> None:
     """After a 429 the next call waits for the reset (or a backoff) instead of hammering."""
     assert limiter.on_rate_limited(POOL_PUBLIC, headers) == pytest.approx(expected_s)
     assert await limiter.acquire(POOL_PUBLIC, 1) == pytest.approx(expected_s)

@@ -1,4 +1,5 @@
-"""The KuCoin WebSocket client and the market feed's supervisor against the simulator on a loopback port.
+"""The KuCoin WebSocket client and the market feed's supervisor against the simulator on a loopback
+port.
 
 Connection-level faults are made on the simulator's side, as a network or KuCoin would make them:
 the server closes the socket, tokens expire, the server's writer stops (a dead connection that stays
@@ -99,7 +100,8 @@ class SubscriptionSpy:
 # ---- connection, welcome, subscriptions
 
 async def test_connect_uses_a_fresh_token_and_waits_for_welcome(sim, make_ws):
-    """start() fetches one bullet, connects with its token and a connectId, and is connected after welcome."""
+    """start() fetches one bullet, connects with its token and a connectId, and is connected after
+    welcome."""
     ws, bullets = make_ws()
     ws.start()
     await ws.wait_connected(5.0)
@@ -116,17 +118,20 @@ async def test_subscriptions_are_batched_and_acked(sim, make_ws, monkeypatch):
     await ws.subscribe(c.TOPIC_LEVEL2, SYMBOLS)
     ws.start()
     await ws.wait_connected(5.0)  # set only once every batch was acked
-    assert spy.topics == [("subscribe", "/market/level2:BTC-USDT,ETH-USDT"), ("subscribe", "/market/level2:SOL-USDT")]
+    assert spy.topics == [("subscribe", "/market/level2:BTC-USDT,ETH-USDT"),
+                          ("subscribe", "/market/level2:SOL-USDT")]
     assert _server_conn(sim, ws).topics == _l2(*SYMBOLS)
     await ws.subscribe(c.TOPIC_MATCH, SYMBOLS)  # while connected: returns after the acks
-    assert spy.topics[2:] == [("subscribe", "/market/match:BTC-USDT,ETH-USDT"), ("subscribe", "/market/match:SOL-USDT")]
+    assert spy.topics[2:] == [("subscribe", "/market/match:BTC-USDT,ETH-USDT"),
+                              ("subscribe", "/market/match:SOL-USDT")]
     assert {t for t in _server_conn(sim, ws).topics if t.startswith(c.TOPIC_MATCH)} == \
         {f"{c.TOPIC_MATCH}:{s}" for s in SYMBOLS}
 
 
 @pytest.mark.parametrize("connected", [False, True], ids=["before-start", "while-connected"])
 async def test_refuses_more_topics_than_one_connection_takes(make_ws, connected):
-    """Up to max_topics_per_connection is accepted; one more raises SubscribeError(509) and is not remembered."""
+    """Up to max_topics_per_connection is accepted; one more raises SubscribeError(509) and is not
+    remembered."""
     ws, _ = make_ws(max_topics_per_connection=3)
     if connected:
         ws.start()
@@ -139,7 +144,8 @@ async def test_refuses_more_topics_than_one_connection_takes(make_ws, connected)
 
 
 async def test_subscribe_error_frame_raises_and_is_forgotten(sim, make_ws):
-    """A topic the server refuses raises SubscribeError with its code and topic; the connection stays usable."""
+    """A topic the server refuses raises SubscribeError with its code and topic; the connection
+    stays usable."""
     ws, _ = make_ws()
     ws.start()
     await ws.wait_connected(5.0)
@@ -162,7 +168,8 @@ async def _expire_tokens(sim: Simulator, ws: KucoinWebSocket) -> None:
 
 
 async def _stop_server_writer(sim: Simulator, ws: KucoinWebSocket) -> None:
-    """The server keeps the socket open and keeps reading, but sends nothing more: a dead connection."""
+    """The server keeps the socket open and keeps reading, but sends nothing more: a dead
+    connection."""
     name = f"ws-writer-{ws.stats.last_connect_id}"
     writer = next(t for t in asyncio.all_tasks() if t.get_name() == name)
     writer.cancel()
@@ -173,7 +180,8 @@ async def _stop_server_writer(sim: Simulator, ws: KucoinWebSocket) -> None:
 @pytest.mark.parametrize("fault", [_force_close, _expire_tokens, _stop_server_writer],
                          ids=["forced-disconnect", "token-expiry", "dead-connection"])
 async def test_reconnects_with_a_fresh_token_and_resubscribes(sim, make_ws, fault):
-    """After the fault the client connects again with a new token and every topic is subscribed again."""
+    """After the fault the client connects again with a new token and every topic is subscribed
+    again."""
     disconnects: list[str] = []
     ws, bullets = make_ws(max_topics_per_request=2, on_disconnected=disconnects.append)
     await ws.subscribe(c.TOPIC_LEVEL2, SYMBOLS)
@@ -193,13 +201,15 @@ async def test_reconnects_with_a_fresh_token_and_resubscribes(sim, make_ws, faul
 
 
 async def test_pings_keep_a_quiet_connection_alive(sim, make_ws):
-    """With no data at all, JSON pings and pongs keep the connection up past pingInterval + pingTimeout."""
+    """With no data at all, JSON pings and pongs keep the connection up past pingInterval +
+    pingTimeout."""
     sim.flow.rate_per_s = 0
     ws, _ = make_ws()
     ws.start()
     await ws.wait_connected(5.0)
     await eventually(lambda: ws.stats.pongs >= 6, 5.0)  # about 1.8 s: more than twice 0.8 s
-    assert ws.stats.connects == 1 and ws.stats.silent_drops == 0 and ws.stats.ping_rtt_ms is not None
+    assert ws.stats.connects == 1 and ws.stats.silent_drops == 0
+    assert ws.stats.ping_rtt_ms is not None
 
 
 # ---- the feed's staleness supervisor
@@ -219,7 +229,8 @@ def _live(feed: KucoinMarketFeed) -> bool:
 async def _books_equal_the_simulators(feed: KucoinMarketFeed, sim: Simulator) -> None:
     """Freeze the market, wait for the client to catch up, then compare every book exactly."""
     sim.flow.rate_per_s = 0
-    await eventually(lambda: all((b := feed.book(s)) is not None and b.sequence == sim.exchange.sequence(s)
+    await eventually(lambda: all((b := feed.book(s)) is not None
+                                 and b.sequence == sim.exchange.sequence(s)
                                  for s in SYMBOLS), 5.0)
     for symbol in SYMBOLS:
         seq, bids, asks = sim.exchange.snapshot(symbol)
@@ -228,11 +239,13 @@ async def _books_equal_the_simulators(feed: KucoinMarketFeed, sim: Simulator) ->
 
 
 async def test_supervisor_recovers_a_silent_channel(sim, feed):
-    """A level-2 channel the server stopped serving is noticed, resubscribed, and the book is live and right."""
+    """A level-2 channel the server stopped serving is noticed, resubscribed, and the book is live
+    and right."""
     await eventually(lambda: _live(feed), 5.0)
     topic = f"{c.TOPIC_LEVEL2}:ETH-USDT"
     conn = _server_conn(sim, feed.ws)
-    sim.hub.subs[topic].discard(conn)  # the server forgets this one subscription; the socket stays healthy
+    # the server forgets this one subscription; the socket stays healthy
+    sim.hub.subs[topic].discard(conn)
     await eventually(lambda: feed.counters.stale_recoveries >= 1, 5.0)
     await eventually(lambda: conn in sim.hub.subs.get(topic, ()) and _live(feed), 5.0)
     assert feed.ws.stats.connects == 1  # recovered without a reconnect
@@ -240,7 +253,8 @@ async def test_supervisor_recovers_a_silent_channel(sim, feed):
 
 
 async def test_quiet_market_is_not_mistaken_for_a_silent_channel(sim, feed):
-    """With no order flow the supervisor asks REST, sees nothing moved, and leaves the channel alone."""
+    """With no order flow the supervisor asks REST, sees nothing moved, and leaves the channel
+    alone."""
     await eventually(lambda: _live(feed), 5.0)
     sim.flow.rate_per_s = 0
     await eventually(lambda: feed.counters.quiet_checks >= 2 * len(SYMBOLS), 5.0)
@@ -261,22 +275,27 @@ async def test_market_quiet_from_the_start_still_gets_live_books(sim, rest, sess
 
 # ---- the frame handler never raises
 
-_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                     | st.text(),
+                     lambda inner: (st.lists(inner, max_size=4)
+                                    | st.dictionaries(st.text(), inner, max_size=4)),
                      max_leaves=12)
-_topics = st.sampled_from([f"{p}:{s}" for p in (c.TOPIC_LEVEL2, c.TOPIC_MATCH, c.TOPIC_TICKER) for s in SYMBOLS]
+_topics = st.sampled_from([f"{p}:{s}" for p in (c.TOPIC_LEVEL2, c.TOPIC_MATCH, c.TOPIC_TICKER)
+                           for s in SYMBOLS]
                           + [f"{c.TOPIC_CANDLES}:BTC-USDT_1min", "", "nonsense"])
-_subjects = st.sampled_from([c.SUBJECT_L2UPDATE, c.SUBJECT_MATCH, c.SUBJECT_TICKER, c.SUBJECT_CANDLES, "x"])
+_subjects = st.sampled_from([c.SUBJECT_L2UPDATE, c.SUBJECT_MATCH, c.SUBJECT_TICKER,
+                             c.SUBJECT_CANDLES, "x"])
 _l2_data = st.fixed_dictionaries({
     "symbol": st.sampled_from([*SYMBOLS, "NOPE-USDT"]), "sequenceStart": st.integers(-5, 2**63),
     "sequenceEnd": st.integers(-5, 2**63),
-    "changes": st.fixed_dictionaries({"asks": st.lists(st.lists(st.text(max_size=6), max_size=4), max_size=3),
-                                      "bids": st.lists(st.lists(st.text(max_size=6), max_size=4), max_size=3)})})
+    "changes": st.fixed_dictionaries({
+        "asks": st.lists(st.lists(st.text(max_size=6), max_size=4), max_size=3),
+        "bids": st.lists(st.lists(st.text(max_size=6), max_size=4), max_size=3)})})
 _frames = st.one_of(
     st.text(),
     _json.map(json.dumps),
-    st.builds(lambda topic, subject, data: json.dumps({"type": "message", "topic": topic, "subject": subject,
-                                                       "data": data}),
+    st.builds(lambda topic, subject, data: json.dumps({"type": "message", "topic": topic,
+                                                       "subject": subject, "data": data}),
               _topics, _subjects, _json | _l2_data),
 )
 
@@ -292,7 +311,8 @@ def _is_json(text: str) -> bool:
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_frames)
 def test_on_frame_never_raises_and_counts_malformed_frames(text):
-    """Arbitrary text into an unstarted feed: no exception escapes, and text that is not JSON is a bad frame."""
+    """Arbitrary text into an unstarted feed: no exception escapes, and text that is not JSON is a
+    bad frame."""
     feed = KucoinMarketFeed(KucoinRestClient("http://127.0.0.1:9"), SYMBOLS)
     feed.on_frame(text)
     assert feed.counters.frames == 1

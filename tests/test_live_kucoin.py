@@ -22,7 +22,9 @@ def _online() -> bool:
     return True
 
 
-pytestmark = pytest.mark.skipif(not _online(), reason="offline: api.kucoin.com is not reachable from this machine")
+pytestmark = pytest.mark.skipif(
+    not _online(), reason="offline: api.kucoin.com is not reachable from this machine"
+)
 
 
 async def test_public_rest_against_kucoin():

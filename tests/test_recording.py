@@ -1,6 +1,7 @@
-"""Recording and replay (``dashboard/recording``): a live feed recorded against the simulator under faults,
-then replayed through the same feed code, must end with the same books and the same gap/resync history.
-Plus the file format, pacing, a recorder that loses its disk, and broken recordings."""
+"""Recording and replay (``dashboard/recording``): a live feed recorded against the simulator under
+faults, then replayed through the same feed code, must end with the same books and the same
+gap/resync history. Plus the file format, pacing, a recorder that loses its disk, and broken
+recordings."""
 
 from __future__ import annotations
 
@@ -39,14 +40,17 @@ def _books(feed: KucoinMarketFeed) -> dict:
     return out
 
 
-async def _record(path: Path, *, seconds: float, faults: dict | None = None, disconnect: bool = False) -> dict:
-    """Record a simulator market (optionally with faults and one forced disconnect); the live end state."""
+async def _record(path: Path, *, seconds: float, faults: dict | None = None,
+                  disconnect: bool = False) -> dict:
+    """Record a simulator market (optionally with faults and one forced disconnect); the live end
+    state."""
     rules = tuple(r for r in DEFAULT_SYMBOLS if r.symbol in SYMBOLS)
     async with Simulator(SimConfig(port=0, rate_per_s=400, history=True, symbols=rules)) as sim, \
             aiohttp.ClientSession() as session:
         rest = KucoinRestClient(sim.base_url, sim.demo, session=session, timeout_s=2.0)
         recorder = Recorder(path, source=sim.base_url, symbols=SYMBOLS)
-        feed = KucoinMarketFeed(rest, SYMBOLS, session=session, candle_intervals=("1min",), recorder=recorder)
+        feed = KucoinMarketFeed(rest, SYMBOLS, session=session, candle_intervals=("1min",),
+                                recorder=recorder)
         await feed.start()
         try:
             await feed.load_candles("BTC-USDT", "1min")
@@ -62,7 +66,8 @@ async def _record(path: Path, *, seconds: float, faults: dict | None = None, dis
             sim.faults.clear()
             await eventually(lambda: feed.status().state is FeedState.LIVE, 10.0)
             sim.flow.rate_per_s = 0
-            await eventually(lambda: all((b := feed.book(s)) is not None and b.sequence == sim.exchange.sequence(s)
+            await eventually(lambda: all((b := feed.book(s)) is not None
+                                         and b.sequence == sim.exchange.sequence(s)
                                          for s in SYMBOLS), 10.0)
             status = feed.status()
             state = {"books": _books(feed), "gaps": status.gaps, "resyncs": status.resyncs,
@@ -84,10 +89,12 @@ async def _replay(path: Path, speed: float = 0) -> ReplayMarketFeed:
 
 
 async def test_replay_reproduces_the_live_books_under_faults(tmp_path):
-    """Drops, duplicates, reorders and a disconnect while recording: the replay ends with the recorded feed's
-    exact books (every level, every sequence), the same gaps, resyncs, trades and candles."""
+    """Drops, duplicates, reorders and a disconnect while recording: the replay ends with the
+    recorded feed's exact books (every level, every sequence), the same gaps, resyncs, trades and
+    candles."""
     path = tmp_path / "chaos.rec.gz"
-    live = await _record(path, seconds=3.0, faults={"l2_drop": 0.02, "l2_duplicate": 0.02, "l2_reorder": 0.02},
+    live = await _record(path, seconds=3.0,
+                         faults={"l2_drop": 0.02, "l2_duplicate": 0.02, "l2_reorder": 0.02},
                          disconnect=True)
     assert live["gaps"] >= 1 and live["reconnects"] >= 1  # the faults really happened
     replay = await _replay(path)
@@ -99,7 +106,8 @@ async def test_replay_reproduces_the_live_books_under_faults(tmp_path):
         with gzip.open(path, "rt") as f:
             assert sum(line.startswith("D\t") for line in f) >= 1
         assert (status.gaps, status.resyncs) == (live["gaps"], live["resyncs"])
-        assert replay.counters.frames == live["frames"] and replay.counters.snapshots == live["snapshots"]
+        assert replay.counters.frames == live["frames"]
+        assert replay.counters.snapshots == live["snapshots"]
         assert {s: [t.trade_id for t in replay.trades(s, 10**6)] for s in SYMBOLS} == live["trades"]
         await replay.load_candles("BTC-USDT", "1min")
         assert replay.candles("BTC-USDT", "1min") == live["candles"]
@@ -111,15 +119,18 @@ async def test_replay_reproduces_the_live_books_under_faults(tmp_path):
 
 
 def _tiny_recording(path: Path, span_s: float, frames: int = 11) -> None:
-    """A hand-made recording: one symbol, a snapshot, then ``frames`` increments spread over ``span_s``."""
+    """A hand-made recording: one symbol, a snapshot, then ``frames`` increments spread over
+    ``span_s``."""
     t0 = 1_700_000_000.0
-    inst = {"symbol": "BTC-USDT", "base": "BTC", "quote": "USDT", "price_increment": "0.1", "base_increment":
-            "0.00000001", "quote_increment": "0.000001", "base_min_size": "0.00001", "base_max_size": "10000",
-            "quote_min_size": "0.1", "quote_max_size": "99999999", "min_funds": "0.1", "enable_trading": True}
-    lines = [encode("H", t0, {"format": "kucoin-dashboard-recording", "version": 1, "source": "test",
-                              "symbols": ["BTC-USDT"], "book_source": "level2"}),
+    inst = {"symbol": "BTC-USDT", "base": "BTC", "quote": "USDT", "price_increment": "0.1",
+            "base_increment": "0.00000001", "quote_increment": "0.000001",
+            "base_min_size": "0.00001", "base_max_size": "10000", "quote_min_size": "0.1",
+            "quote_max_size": "99999999", "min_funds": "0.1", "enable_trading": True}
+    lines = [encode("H", t0, {"format": "kucoin-dashboard-recording", "version": 1,
+                              "source": "test", "symbols": ["BTC-USDT"], "book_source": "level2"}),
              encode("I", t0, [inst]),
-             encode("S", t0, {"symbol": "BTC-USDT", "sequence": 100, "bids": [["99", "1"]], "asks": [["101", "1"]]})]
+             encode("S", t0, {"symbol": "BTC-USDT", "sequence": 100, "bids": [["99", "1"]],
+                              "asks": [["101", "1"]]})]
     for i in range(frames):
         seq = 101 + i
         frame = {"type": "message", "topic": "/market/level2:BTC-USDT", "subject": "trade.l2update",
@@ -151,14 +162,16 @@ def test_a_recorder_that_loses_its_disk_stops_and_says_so_and_the_feed_goes_on()
     recorder = Recorder("/dev/full", source="test", symbols=["BTC-USDT"], flush_every_s=0.0)
     feed = KucoinMarketFeed(KucoinRestClient("http://127.0.0.1:9"), ["BTC-USDT"], recorder=recorder)
     for _ in range(3):
-        feed.on_frame('{"type":"message","topic":"/market/ticker:BTC-USDT","subject":"trade.ticker","data":{}}')
+        feed.on_frame('{"type":"message","topic":"/market/ticker:BTC-USDT",'
+                      '"subject":"trade.ticker","data":{}}')
     assert feed.counters.frames == 3
     assert recorder.error and not recorder.recording
     assert "No space left on device" in feed.status().detail and "stopped" in feed.status().detail
 
 
 def test_format_round_trip_and_frames_with_newlines():
-    for kind, payload in [("F", '{"a":1}'), ("F", '{"a":\n1}'), ("S", {"symbol": "X", "sequence": 5}), ("D", {})]:
+    for kind, payload in [("F", '{"a":1}'), ("F", '{"a":\n1}'),
+                          ("S", {"symbol": "X", "sequence": 5}), ("D", {})]:
         line = encode(kind, 12.5, payload)
         assert line.endswith("\n") and line.count("\n") == 1
         assert decode(line) == (kind, 12.5, payload)
@@ -169,8 +182,10 @@ def test_format_round_trip_and_frames_with_newlines():
     ("", "is empty"),
     ("hello\n", "not a recording line"),
     ('H\t1\t{"format": "other"}\n', "not a kucoin-dashboard recording"),
-    ('H\t1\t{"format": "kucoin-dashboard-recording", "version": 9, "symbols": ["X"]}\n', "format version 9"),
-    ('H\t1\t{"format": "kucoin-dashboard-recording", "version": 1, "symbols": []}\n', "names no symbols"),
+    ('H\t1\t{"format": "kucoin-dashboard-recording", "version": 9, "symbols": ["X"]}\n',
+     "format version 9"),
+    ('H\t1\t{"format": "kucoin-dashboard-recording", "version": 1, "symbols": []}\n',
+     "names no symbols"),
 ])
 def test_unreadable_recordings_are_refused_in_words(tmp_path, content, words):
     path = tmp_path / "bad.rec"
@@ -206,13 +221,14 @@ async def test_corrupt_lines_are_skipped_and_counted_and_a_truncated_gzip_is_rep
 def test_info_command_summarises_a_recording(tmp_path):
     path = tmp_path / "tiny.rec"
     _tiny_recording(path, span_s=0.0)
-    proc = subprocess.run([sys.executable, "-m", "dashboard.recording", "info", str(path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60, env={**os.environ})
+    proc = subprocess.run([sys.executable, "-m", "dashboard.recording", "info", str(path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, env={**os.environ})
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["books"]["BTC-USDT"]["live"] and summary["books"]["BTC-USDT"]["sequence"] == 111
     assert summary["frames"] == 11 and summary["snapshots"] == 1 and summary["bad_lines"] == 0
-    proc = subprocess.run([sys.executable, "-m", "dashboard.recording", "info", str(tmp_path / "none.rec")],
+    proc = subprocess.run([sys.executable, "-m", "dashboard.recording", "info",
+                           str(tmp_path / "none.rec")],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "no recording at" in json.loads(proc.stdout)["error"]
 
@@ -221,4 +237,5 @@ def test_header_is_read_back(tmp_path):
     path = tmp_path / "h.rec.gz"
     Recorder(path, source="http://x", symbols=["A-B"]).close()
     header = read_header(path)
-    assert header["symbols"] == ["A-B"] and header["source"] == "http://x" and header["version"] == 1
+    assert header["symbols"] == ["A-B"] and header["source"] == "http://x"
+    assert header["version"] == 1

@@ -24,7 +24,8 @@ from .verify import BookVerifier
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m dashboard.kucoin", description="KuCoin adapter tools")
+    p = argparse.ArgumentParser(prog="python -m dashboard.kucoin",
+                                description="KuCoin adapter tools")
     sub = p.add_subparsers(dest="command", required=True)
     v = sub.add_parser("verify-book", help="check a live level-2 book against fresh REST snapshots")
     v.add_argument("symbol", help="e.g. BTC-USDT")
@@ -32,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seconds", type=float, default=30.0, help="how long to run (default 30)")
     v.add_argument("--every", type=float, default=1.0, help="seconds between checks (default 1)")
     v.add_argument("--public", action="store_true",
-                   help="ignore credentials: use the public level2_100 snapshot (top 100 levels compared)")
+                   help="ignore credentials: use the public level2_100 snapshot"
+                        " (top 100 levels compared)")
     v.add_argument("--log-level", default="WARNING")
     return p
 
@@ -49,7 +51,8 @@ async def verify_book(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     summary = asyncio.run(verify_book(args))
     print(json.dumps(summary, separators=(",", ":")), flush=True)
     ok = summary["mismatches"] == 0 and summary["checks"] > 0

@@ -1,4 +1,4 @@
-"""``Recorder``: what a feed receives, to one file (format.py), without ever getting in the feed's way.
+"""``Recorder``: what a feed receives, to one file (format.py), never getting in the feed's way.
 
 A write that fails (disk full, file gone) stops the recording -- once, logged, and visible in
 ``status()`` -- and the live feed goes on. Writes are buffered; ``flush()`` runs at most every
@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 
 class Recorder:
-    def __init__(self, path: str | Path, *, source: str, symbols: Sequence[str], book_source: str = "level2",
-                 flush_every_s: float = 1.0) -> None:
+    def __init__(self, path: str | Path, *, source: str, symbols: Sequence[str],
+                 book_source: str = "level2", flush_every_s: float = 1.0) -> None:
         self.path = Path(path)
         self.flush_every_s = flush_every_s
         self.lines = 0
@@ -34,8 +34,9 @@ class Recorder:
             self._f = open_text(self.path, "w")
         except OSError as exc:
             raise OSError(f"cannot record to {str(self.path)!r}: {exc.strerror or exc}") from None
-        self._write("H", {"format": FORMAT, "version": VERSION, "source": source, "symbols": list(symbols),
-                          "book_source": book_source, "created": datetime.now(UTC).isoformat()})
+        self._write("H", {"format": FORMAT, "version": VERSION, "source": source,
+                          "symbols": list(symbols), "book_source": book_source,
+                          "created": datetime.now(UTC).isoformat()})
 
     # ---- events
     def frame(self, text: str) -> None:
@@ -93,8 +94,8 @@ class Recorder:
 
     def _fail(self, exc: Exception) -> None:
         self.error = getattr(exc, "strerror", None) or str(exc)
-        log.error("recording to %s stopped after %d lines: %s (the live feed goes on)", self.path, self.lines,
-                  self.error)
+        log.error("recording to %s stopped after %d lines: %s (the live feed goes on)",
+                  self.path, self.lines, self.error)
         f, self._f = self._f, None
         if f is not None:
             with contextlib.suppress(OSError, ValueError):

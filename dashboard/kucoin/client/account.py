@@ -108,8 +108,8 @@ class KucoinAccount:
         self.last_error = ""
         self._tasks: set[asyncio.Task] = set()
         self._fills_dirty = asyncio.Event()
-        self.ws = KucoinWebSocket(session, rest.post_bullet, private=True, private_topics=c.PRIVATE_TOPICS,
-                                  on_frame=self.on_frame,
+        self.ws = KucoinWebSocket(session, rest.post_bullet, private=True,
+                                  private_topics=c.PRIVATE_TOPICS, on_frame=self.on_frame,
                                   on_connected=self._on_connected, name="kucoin-private")
 
     # ---- lifecycle
@@ -137,9 +137,9 @@ class KucoinAccount:
 
     @property
     def symbols(self) -> list[str]:
-        """The asked-for symbols the exchange knows (``instruments`` is the feed's live mapping): one
-        unknown symbol in the settings must not make every reconciliation fail with 400100. Before
-        the instruments are known, all of them."""
+        """The asked-for symbols the exchange knows (``instruments`` is the feed's live mapping):
+        one unknown symbol in the settings must not make every reconciliation fail with 400100.
+        Before the instruments are known, all of them."""
         known = self.gateway.instruments
         return [s for s in self._symbols if s in known] if len(known) else list(self._symbols)
 

@@ -6,8 +6,8 @@ One real frame (cryptofeed capture, 2021)::
      "bids":[["242.649","5","1613277183874"]]},"sequenceEnd":1613277183874},
      "subject":"trade.l2update","topic":"/market/level2:BCHSV-USDT","type":"message"}
 
-Validation is structural and cheap: ints where KuCoin sends ints, three strings per change, the change
-sequence all ASCII digits, price and size plain decimals. Imports no I/O library.
+Validation is structural and cheap: ints where KuCoin sends ints, three strings per change, the
+change sequence all ASCII digits, price and size plain decimals. Imports no I/O library.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def _check_changes(changes: object) -> None:
 
 
 def decode_l2(text: str | bytes) -> tuple[str, int, int, list[Change], list[Change], int] | None:
-    """``decode_l2_fast`` plus a check of every change (three numeric strings): the validating decoder."""
+    """``decode_l2_fast`` plus a check of every change (three numeric strings): the validating
+    decoder."""
     fields = decode_l2_fast(text)
     if fields is not None:
         _check_changes(fields[3])
@@ -66,7 +67,9 @@ def decode_l2(text: str | bytes) -> tuple[str, int, int, list[Change], list[Chan
     return fields
 
 
-def decode_l2_fast(text: str | bytes) -> tuple[str, int, int, list[Change], list[Change], int] | None:
+def decode_l2_fast(
+    text: str | bytes,
+) -> tuple[str, int, int, list[Change], list[Change], int] | None:
     """``decode_l2`` for the hot path: checks the message envelope and sequence fields only.
 
     The individual changes are validated where they are used: ``L2BookSync`` applies them through

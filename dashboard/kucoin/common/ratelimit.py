@@ -74,7 +74,8 @@ class RateLimiter:
         return 0.0
 
     async def acquire(self, pool: str, weight: int) -> float:
-        """Wait until ``weight`` fits in the pool's known quota, then reserve it; returns seconds waited."""
+        """Wait until ``weight`` fits in the pool's known quota, then reserve it; returns seconds
+        waited."""
         st = self.state(pool)
         waited = 0.0
         while (delay := self._wait_needed(st, weight, self._clock())) > 0:

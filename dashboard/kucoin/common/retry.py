@@ -36,14 +36,14 @@ def is_retryable(exc: BaseException, *, idempotent: bool) -> bool:
         return False
     if isinstance(exc, (KucoinTransportError, KucoinServerError)):
         return idempotent
-    if isinstance(exc, KucoinHTTPError):  # a proxy/CDN page: 5xx or 429 are transient, the rest are not
+    if isinstance(exc, KucoinHTTPError):  # a proxy/CDN page: 5xx or 429 are transient, else not
         return idempotent and (exc.status >= 500 or exc.status == 429)
     return False
 
 
 def backoff(base_s: float = 0.25, cap_s: float = 10.0, factor: float = 2.0,
             rng: random.Random | None = None) -> Iterator[float]:
-    """Endless delays with full jitter: uniform(0, min(cap, base * factor**n)) for n = 0, 1, 2, ..."""
+    """Endless delays with full jitter: uniform(0, min(cap, base * factor**n)), n = 0, 1, 2, ..."""
     rng = rng or random.Random()
     ceiling = base_s
     while True:

@@ -52,19 +52,22 @@ def ws_error(request_id: str, code: int, text: str) -> dict[str, Any]:
     return {"id": str(request_id), "type": WS_TYPE_ERROR, "code": code, "data": text}
 
 
-def subscribe(request_id: str, topic: str, private: bool = False, response: bool = True) -> dict[str, Any]:
+def subscribe(request_id: str, topic: str, private: bool = False,
+              response: bool = True) -> dict[str, Any]:
     return {"id": request_id, "type": WS_TYPE_SUBSCRIBE, "topic": topic, "privateChannel": private,
             "response": response}
 
 
-def unsubscribe(request_id: str, topic: str, private: bool = False, response: bool = True) -> dict[str, Any]:
-    return {"id": request_id, "type": WS_TYPE_UNSUBSCRIBE, "topic": topic, "privateChannel": private,
-            "response": response}
+def unsubscribe(request_id: str, topic: str, private: bool = False,
+                response: bool = True) -> dict[str, Any]:
+    return {"id": request_id, "type": WS_TYPE_UNSUBSCRIBE, "topic": topic,
+            "privateChannel": private, "response": response}
 
 
 def push(topic: str, subject: str, data: Any, user_id: str | None = None) -> dict[str, Any]:
     """A data message; private pushes carry ``userId`` and ``channelType: private``."""
-    msg: dict[str, Any] = {"type": WS_TYPE_MESSAGE, "topic": topic, "subject": subject, "data": data}
+    msg: dict[str, Any] = {"type": WS_TYPE_MESSAGE, "topic": topic, "subject": subject,
+                           "data": data}
     if user_id is not None:
         msg["userId"] = user_id
         msg["channelType"] = "private"
@@ -72,7 +75,8 @@ def push(topic: str, subject: str, data: Any, user_id: str | None = None) -> dic
 
 
 def topic(prefix: str, *args: str) -> str:
-    """``/market/level2`` + ("BTC-USDT", "ETH-USDT") -> ``/market/level2:BTC-USDT,ETH-USDT`` (no spaces)."""
+    """``/market/level2`` + ("BTC-USDT", "ETH-USDT") -> ``/market/level2:BTC-USDT,ETH-USDT``
+    (no spaces)."""
     return f"{prefix}:{','.join(args)}" if args else prefix
 
 

@@ -12,7 +12,14 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .common import HDR_KEY, HDR_KEY_VERSION, HDR_PASSPHRASE, HDR_SIGN, HDR_TIMESTAMP, SUPPORTED_KEY_VERSIONS
+from .common import (
+    HDR_KEY,
+    HDR_KEY_VERSION,
+    HDR_PASSPHRASE,
+    HDR_SIGN,
+    HDR_TIMESTAMP,
+    SUPPORTED_KEY_VERSIONS,
+)
 
 
 def _b64_hmac(secret: str, message: str) -> str:
@@ -25,7 +32,8 @@ def prehash(timestamp_ms: int | str, method: str, path_with_query: str, body: st
     return f"{timestamp_ms}{method.upper()}{path_with_query}{body}"
 
 
-def sign(secret: str, timestamp_ms: int | str, method: str, path_with_query: str, body: str = "") -> str:
+def sign(secret: str, timestamp_ms: int | str, method: str, path_with_query: str,
+         body: str = "") -> str:
     """KC-API-SIGN for one request."""
     return _b64_hmac(secret, prehash(timestamp_ms, method, path_with_query, body))
 
@@ -40,12 +48,13 @@ def sign_passphrase(secret: str, passphrase: str, key_version: str = "2") -> str
 def verify(expected_b64: str, secret: str, timestamp_ms: str, method: str, path_with_query: str,
            body: str = "") -> bool:
     """Constant-time check of a received KC-API-SIGN."""
-    return hmac.compare_digest(expected_b64.encode(), sign(secret, timestamp_ms, method, path_with_query,
-                                                           body).encode())
+    computed = sign(secret, timestamp_ms, method, path_with_query, body)
+    return hmac.compare_digest(expected_b64.encode(), computed.encode())
 
 
 def verify_passphrase(received: str, secret: str, passphrase: str, key_version: str) -> bool:
-    return hmac.compare_digest(received.encode(), sign_passphrase(secret, passphrase, key_version).encode())
+    computed = sign_passphrase(secret, passphrase, key_version)
+    return hmac.compare_digest(received.encode(), computed.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +81,8 @@ class Credentials:
 
         None when none of the three is set; ``ValueError`` naming the variables when only some are.
         """
-        key, secret, passphrase = (env.get(f"KUCOIN_API_{n}") for n in ("KEY", "SECRET", "PASSPHRASE"))
+        names = ("KEY", "SECRET", "PASSPHRASE")
+        key, secret, passphrase = (env.get(f"KUCOIN_API_{n}") for n in names)
         if not any((key, secret, passphrase)):
             return None
         if not (key and secret and passphrase):
@@ -80,7 +90,8 @@ class Credentials:
                              "KUCOIN_API_PASSPHRASE, or none")
         return cls(key, secret, passphrase, env.get("KUCOIN_API_KEY_VERSION", "2"))
 
-    def headers(self, timestamp_ms: int, method: str, path_with_query: str, body: str = "") -> dict[str, str]:
+    def headers(self, timestamp_ms: int, method: str, path_with_query: str,
+                body: str = "") -> dict[str, str]:
         """All private-request headers for one call."""
         return {
             HDR_KEY: self.key,

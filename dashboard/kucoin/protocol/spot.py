@@ -48,7 +48,8 @@ PATH_ORDER_CLIENT: Final = "/api/v1/order/client-order"
 PATH_FILLS: Final = "/api/v1/fills"
 PATH_MARGIN_SYMBOLS_V3: Final = "/api/v3/margin/symbols"
 PATH_ISOLATED_SYMBOLS: Final = "/api/v1/isolated/symbols"
-PATH_UA_ACCOUNT_MODE: Final = "/api/ua/v1/account/mode"  # unified-account probe; ccxt calls it first
+# the unified-account probe; ccxt calls it first
+PATH_UA_ACCOUNT_MODE: Final = "/api/ua/v1/account/mode"
 
 # ---- error codes (§1.5)
 MSG_CANCEL_NOT_EXIST: Final = "order_not_exist_or_not_allow_to_cancel"
@@ -67,7 +68,8 @@ TOPIC_ORDERS_V2: Final = "/spotMarket/tradeOrdersV2"
 TOPIC_ORDERS_V1: Final = "/spotMarket/tradeOrders"
 TOPIC_BALANCE: Final = "/account/balance"
 PUBLIC_TOPICS: Final = frozenset(
-    {TOPIC_LEVEL2, TOPIC_DEPTH5, TOPIC_DEPTH50, TOPIC_LEVEL1, TOPIC_MATCH, TOPIC_TICKER, TOPIC_CANDLES}
+    {TOPIC_LEVEL2, TOPIC_DEPTH5, TOPIC_DEPTH50, TOPIC_LEVEL1, TOPIC_MATCH, TOPIC_TICKER,
+     TOPIC_CANDLES}
 )
 PRIVATE_TOPICS: Final = frozenset({TOPIC_ORDERS_V2, TOPIC_ORDERS_V1, TOPIC_BALANCE})
 SUBJECT_L2UPDATE: Final = "trade.l2update"
