@@ -1,6 +1,9 @@
-"""The dashboard page: header with symbol, mode and feed health; ladder, depth, candles, tape and the
-order ticket; orders, balances and fills below. One ``create_app`` call per browser session: each
-session owns its components and Bokeh models, and releases them when it closes.
+"""The dashboard page: header with symbol, mode and feed health; ladder, depth, candles, tape and
+the order ticket; orders, balances and fills below. One ``create_app`` call per browser session:
+each session owns its components and Bokeh models, and releases them when it closes.
+
+Gets the hub and ``UiOptions`` from the composition root; never imports ``dashboard.config``,
+``kucoin``, ``simulator`` or ``recording``.
 """
 
 from __future__ import annotations
@@ -8,12 +11,13 @@ from __future__ import annotations
 import panel as pn
 import param
 
-from dashboard.config import Settings
 from dashboard.hub import MarketHub
 
 from .base import BG, MUTED, PANEL_BG, TEXT, RateGate, SessionClock
 from .health import FeedHealth, ModeBanner
 from .market import CandleChart, DepthChart, MarketHeader, OrderBookLadder, TradeTape
+from .options import UiOptions
+from .symbol_link import SymbolLink
 from .trading import Balances, Fills, KillSwitch, OpenOrders, OrderTicket
 
 CSS = f"""
@@ -53,22 +57,19 @@ class _OwnOrders:
             self.ladder.own_prices = prices
 
 
-def create_app(hub: MarketHub, settings: Settings) -> pn.viewable.Viewable:
-    # No notifications=True: nothing here uses pn.state.notifications, and Panel 1.10 keeps each session's
-    # NotificationArea (and through it the destroyed Document) in pn.state._views after the session is gone --
-    # a leak of one entry per session (found with benchmarks/dashboard_load.py --churn and a gc census).
+def create_app(hub: MarketHub, options: UiOptions) -> pn.viewable.Viewable:
+    # No notifications=True: nothing here uses pn.state.notifications, and Panel 1.10 keeps each
+    # session's NotificationArea (and through it the destroyed Document) in pn.state._views after
+    # the session is gone -- a leak of one entry per session (benchmarks/dashboard_load.py --churn
+    # and a gc census).
     pn.extension(raw_css=[CSS], theme="dark")
-    symbols = list(settings.symbols)
-    # Build the components for the symbol in the link right away: the location sync below arrives later,
+    symbols = list(options.symbols)
+    # Build the components for the symbol in the link right away: the location sync arrives later,
     # and switching symbol then would reset whatever the user had started typing in the ticket.
-    requested = _query_arg("symbol")
     state = AppState()
     state.param.symbol.objects = symbols
-    state.symbol = requested if requested in symbols else symbols[0]
-    if pn.state.location is not None:
-        pn.state.location.sync(state, {"symbol": "symbol"})
-        if state.symbol not in symbols:
-            state.symbol = symbols[0]
+    state.symbol = symbols[0]
+    link = SymbolLink(state, symbols, _query_arg("symbol"), pn.state.location)
 
     header = MarketHeader(hub, symbol=state.symbol)
     ladder = OrderBookLadder(hub, symbol=state.symbol)
@@ -101,32 +102,34 @@ def create_app(hub: MarketHub, settings: Settings) -> pn.viewable.Viewable:
         pn.state.on_session_destroyed(release)
 
     picker = pn.widgets.Select.from_param(state.param.symbol, name="", width=140)
+    title = pn.pane.HTML("<span class='dash-title'>KuCoin Research Dashboard</span>",
+                         margin=(8, 12))
     top = pn.Column(
-        pn.Row(pn.pane.HTML("<span class='dash-title'>KuCoin Research Dashboard</span>", margin=(8, 12)),
-               picker, ModeBanner(hub, source=_replay_source(settings)), sizing_mode="stretch_width"),
+        pn.Row(title, picker, ModeBanner(hub, source=options.replay_name),
+               sizing_mode="stretch_width"),
+        link.notice,
         pn.Row(health, sizing_mode="stretch_width", margin=(0, 12)),
         sizing_mode="stretch_width", styles={"background": PANEL_BG})
-    left = pn.Column(header, ladder, width=380)
-    centre = pn.Column(depth, candles, sizing_mode="stretch_width")
-    right = pn.Column(ticket, tape, width=400)
-    # dynamic: only the visible tab's models are in the document (every message costs per model)
-    bottom = pn.Tabs(("Open orders", orders), ("Balances", balances), ("Fills", fills), dynamic=True,
-                     sizing_mode="stretch_width", stylesheets=[TABS_CSS])
-    page = pn.Column(top, pn.Row(left, centre, right, sizing_mode="stretch_width"),
-                     pn.Row(bottom, kill, sizing_mode="stretch_width"),
-                     sizing_mode="stretch_width", styles={"background": BG})
-    page.app_state = state  # for tests
-    page.components = {"header": header, "ladder": ladder, "depth": depth, "tape": tape, "candles": candles,
-                       "ticket": ticket, "health": health, "orders": orders, "balances": balances,
-                       "fills": fills, "kill": kill}
+    components = {"header": header, "ladder": ladder, "depth": depth, "tape": tape,
+                  "candles": candles, "ticket": ticket, "health": health, "orders": orders,
+                  "balances": balances, "fills": fills, "kill": kill}
+    page = _layout(top, components)
+    page.app_state, page.symbol_link, page.components = state, link, components  # for tests
     return page
 
 
-def _replay_source(settings: Settings) -> str:
-    """The recording's file name for the replay banner (never its directory: paths stay off the page)."""
-    if settings.mode != "replay" or not settings.replay_path:
-        return ""
-    return settings.replay_path.replace("\\", "/").rsplit("/", 1)[-1]
+def _layout(top: pn.Column, c: dict) -> pn.Column:
+    """Header on top; ladder | depth and candles | ticket and tape; account tabs and kill switch."""
+    left = pn.Column(c["header"], c["ladder"], width=380)
+    centre = pn.Column(c["depth"], c["candles"], sizing_mode="stretch_width")
+    right = pn.Column(c["ticket"], c["tape"], width=400)
+    # dynamic: only the visible tab's models are in the document (every message costs per model)
+    bottom = pn.Tabs(("Open orders", c["orders"]), ("Balances", c["balances"]),
+                     ("Fills", c["fills"]), dynamic=True, sizing_mode="stretch_width",
+                     stylesheets=[TABS_CSS])
+    return pn.Column(top, pn.Row(left, centre, right, sizing_mode="stretch_width"),
+                     pn.Row(bottom, c["kill"], sizing_mode="stretch_width"),
+                     sizing_mode="stretch_width", styles={"background": BG})
 
 
 def _query_arg(name: str) -> str:
