@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import panel as pn
 import param
 from bokeh.layouts import column as bokeh_column
-from bokeh.models import ColumnDataSource, HoverTool, Range1d
+from bokeh.models import ColumnDataSource, Grid, HoverTool, Range1d, Segment, VBar
 from bokeh.plotting import figure
 
 from dashboard.domain.models import Candle
@@ -43,23 +43,24 @@ class CandleChart(LiveComponent):
         self._last: Candle | None = None
         self._history_version = -1
         x_range = Range1d(0, 1)
-        price = figure(height=270, sizing_mode="stretch_width", x_axis_type="datetime",
-                       x_range=x_range, y_range=Range1d(0, 1), tools="xpan,xwheel_zoom,save",
-                       toolbar_location=None)
-        price.segment(x0="time", y0="high", x1="time", y1="low", line_color="color",
-                      source=self.source)
-        self._bars = price.vbar(x="time", top="open", bottom="close", width=self._width(),
-                                fill_color="color", line_color="color", source=self.source)
+        volume = figure(height=100, sizing_mode="stretch_width", x_axis_type="datetime",
+                        x_range=x_range, y_range=Range1d(0, 1), tools="", toolbar_location=None)
+        self._vol = volume.add_glyph(self.source, VBar(x="time", top="volume", width=self._width(),
+                                                       fill_color="color", fill_alpha=0.6,
+                                                       line_color=None))
+        volume.yaxis.ticker.desired_num_ticks = 2
+        # No x axis of its own (the volume's is below it): its grid reuses the volume's datetime
+        # ticker, ~15 fewer models per session than a second, hidden datetime axis.
+        price = figure(height=270, sizing_mode="stretch_width", x_axis_type=None, x_range=x_range,
+                       y_range=Range1d(0, 1), tools="xpan,xwheel_zoom,save", toolbar_location=None)
+        price.add_layout(Grid(dimension=0, ticker=volume.xaxis[0].ticker))
+        price.add_glyph(self.source, Segment(x0="time", y0="high", x1="time", y1="low",
+                                             line_color="color"))
+        self._bars = price.add_glyph(self.source, VBar(x="time", top="open", bottom="close",
+                                                       width=self._width(), fill_color="color",
+                                                       line_color="color"))
         price.add_tools(HoverTool(renderers=[self._bars], mode="vline", tooltips=TOOLTIPS,
                                   formatters={"@time": "datetime"}))
-        volume = figure(height=100, sizing_mode="stretch_width", x_axis_type="datetime",
-                        x_range=x_range,
-                        y_range=Range1d(0, 1), tools="", toolbar_location=None)
-        self._vol = volume.vbar(x="time", top="volume", width=self._width(), fill_color="color",
-                                fill_alpha=0.6,
-                                line_color=None, source=self.source)
-        price.xaxis.visible = False
-        volume.yaxis.ticker.desired_num_ticks = 2
         self._label = stale_label()
         price.add_layout(self._label)
         for fig in (price, volume):

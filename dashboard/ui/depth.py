@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, HoverTool, Range1d, Span
+from bokeh.models import ColumnDataSource, HoverTool, Range1d, Span, Step, VAreaStep
 from bokeh.plotting import figure
 
 from dashboard.hub import MarketView
@@ -39,11 +39,13 @@ class DepthChart(LiveComponent):
         # Hidden while their source is empty: BokehJS 3.10 hangs the page (an endless loop, no
         # error) drawing a visible VAreaStep with no points -- a page opened before the first book,
         # or right after a symbol change.
-        self._areas = [fig.varea_step(x="price", y1=0, y2="cum", step_mode="after", source=src,
-                                      fill_color=colour, fill_alpha=0.25, visible=False)
-                       for src, colour in sides]
-        self._lines = [fig.step(x="price", y="cum", mode="after", source=src, line_color=colour,
-                                line_width=2) for src, colour in sides]
+        # add_glyph, not fig.varea_step/step: Bokeh derives the non-selected and muted looks
+        # ("auto") instead of two more glyph models per renderer and session.
+        self._areas = [fig.add_glyph(src, VAreaStep(x="price", y1=0, y2="cum", step_mode="after",
+                                                    fill_color=colour, fill_alpha=0.25),
+                                     visible=False) for src, colour in sides]
+        self._lines = [fig.add_glyph(src, Step(x="price", y="cum", mode="after", line_color=colour,
+                                               line_width=2)) for src, colour in sides]
         fig.add_tools(HoverTool(renderers=self._lines, mode="vline", tooltips=TOOLTIPS))
         self.mid_line = Span(location=0, dimension="height", line_color=MUTED, line_dash="dashed",
                              line_width=1)

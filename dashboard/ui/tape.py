@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, Range1d
+from bokeh.models import ColumnDataSource, HBar, Range1d, Text
 from bokeh.plotting import figure
 
 from dashboard.domain.models import Side, Trade
@@ -66,11 +66,13 @@ class TradeTape(LiveComponent):
                      y_range=Range1d(0.5, self.rows + 0.5), x_axis_type=None, y_axis_type=None,
                      tools="", toolbar_location=None, min_border=0)
         fig.grid.visible = False
-        fig.hbar(y="y", left=0, right=1, height=0.92, fill_color=ACCENT, fill_alpha="bg",
-                 line_color=None, source=self.source)
-        self._texts = [fig.text(x=x, y="y", text=col, text_align=align, text_baseline="middle",
-                                text_color="color", text_font_style="weight", text_font_size="12px",
-                                source=self.source)
+        # add_glyph: one glyph model per renderer (Bokeh derives the others), see depth.py
+        fig.add_glyph(self.source, HBar(y="y", left=0, right=1, height=0.92, fill_color=ACCENT,
+                                        fill_alpha="bg", line_color=None))
+        self._texts = [fig.add_glyph(self.source, Text(x=x, y="y", text=col, text_align=align,
+                                                       text_baseline="middle", text_color="color",
+                                                       text_font_style="weight",
+                                                       text_font_size="12px"))
                        for col, (x, align) in TAPE_X.items()]
         style_figure(fig)
         fig.outline_line_color = None
