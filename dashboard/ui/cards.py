@@ -32,9 +32,12 @@ TABLE_CSS = f"""
 
 @contextlib.contextmanager
 def combined(model) -> Iterator[None]:
-    """Send all changes of one render as one message (unless someone up the stack already holds)."""
+    """Send all changes of one render as one message (unless someone up the stack already holds).
+
+    Reads Bokeh's ``doc.callbacks.hold_value`` (README, "Internals the app relies on"): without it,
+    a render inside somebody else's hold would end that hold early (more messages, same data)."""
     doc = model.document
-    if doc is None or doc.callbacks.hold_value is not None:
+    if doc is None or getattr(doc.callbacks, "hold_value", None) is not None:
         yield
         return
     doc.hold("combine")
