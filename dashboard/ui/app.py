@@ -57,31 +57,20 @@ class _OwnOrders:
             self.ladder.own_prices = prices
 
 
+MARKET_VIEWS = ("header", "ladder", "depth", "tape", "candles", "ticket", "health")  # follow symbol
+
+
 def create_app(hub: MarketHub, options: UiOptions) -> pn.viewable.Viewable:
     # No notifications=True: nothing here uses pn.state.notifications, and Panel 1.10 keeps each
     # session's NotificationArea (and through it the destroyed Document) in pn.state._views after
     # the session is gone -- a leak of one entry per session (benchmarks/dashboard_load.py --churn
     # and a gc census).
     pn.extension(raw_css=[CSS], theme="dark")
-    symbols = list(options.symbols)
-    # Build the components for the symbol in the link right away: the location sync arrives later,
-    # and switching symbol then would reset whatever the user had started typing in the ticket.
-    state = AppState()
-    state.param.symbol.objects = symbols
-    state.symbol = symbols[0]
-    link = SymbolLink(state, symbols, _query_arg("symbol"), pn.state.location)
-
-    header = MarketHeader(hub, symbol=state.symbol)
-    ladder = OrderBookLadder(hub, symbol=state.symbol)
-    depth = DepthChart(hub, symbol=state.symbol)
-    tape = TradeTape(hub, symbol=state.symbol)
-    candles = CandleChart(hub, symbol=state.symbol)
-    ticket = OrderTicket(hub, symbol=state.symbol)
-    health = FeedHealth(hub, symbol=state.symbol)
-    orders, balances, fills = OpenOrders(hub), Balances(hub), Fills(hub)
-    kill = KillSwitch(hub, tickets=[ticket])
-    market = [header, ladder, depth, tape, candles, ticket, health]
-    clock = SessionClock([*market, orders, balances, fills, _OwnOrders(hub, ladder)])
+    state, link = _symbol_state(options)
+    c = _components(hub, state.symbol)
+    market = [c[name] for name in MARKET_VIEWS]
+    clock = SessionClock([*market, c["orders"], c["balances"], c["fills"],
+                          _OwnOrders(hub, c["ladder"])])
 
     def on_symbol(event) -> None:
         hub.unwatch(event.old)
@@ -90,7 +79,7 @@ def create_app(hub: MarketHub, options: UiOptions) -> pn.viewable.Viewable:
             component.symbol = event.new
 
     state.param.watch(on_symbol, "symbol")
-    ladder.param.watch(lambda e: e.new and ticket.set_price(str(e.new)), "selected_price")
+    c["ladder"].param.watch(lambda e: e.new and c["ticket"].set_price(str(e.new)), "selected_price")
     hub.watch(state.symbol)
     clock.start()
 
@@ -100,22 +89,44 @@ def create_app(hub: MarketHub, options: UiOptions) -> pn.viewable.Viewable:
 
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         pn.state.on_session_destroyed(release)
+    page = _layout(_top(hub, state, link, c["health"], options), c)
+    page.app_state, page.symbol_link, page.components = state, link, c  # for tests
+    return page
 
+
+def _symbol_state(options: UiOptions) -> tuple[AppState, SymbolLink]:
+    """The page's symbol, taken from the link before the views are built: the location sync
+    arrives later, and switching symbol then would reset what the user had started typing."""
+    state = AppState()
+    state.param.symbol.objects = list(options.symbols)
+    state.symbol = options.symbols[0]
+    link = SymbolLink(state, options.symbols, _query_arg("symbol"), pn.state.location)
+    return state, link
+
+
+def _components(hub: MarketHub, symbol: str) -> dict:
+    """This session's components, by name (each owns its Bokeh models)."""
+    ticket = OrderTicket(hub, symbol=symbol)
+    return {"header": MarketHeader(hub, symbol=symbol),
+            "ladder": OrderBookLadder(hub, symbol=symbol), "depth": DepthChart(hub, symbol=symbol),
+            "tape": TradeTape(hub, symbol=symbol), "candles": CandleChart(hub, symbol=symbol),
+            "ticket": ticket, "health": FeedHealth(hub, symbol=symbol), "orders": OpenOrders(hub),
+            "balances": Balances(hub), "fills": Fills(hub),
+            "kill": KillSwitch(hub, tickets=[ticket])}
+
+
+def _top(hub: MarketHub, state: AppState, link: SymbolLink, health: FeedHealth,
+         options: UiOptions) -> pn.Column:
+    """Title, symbol picker and mode banner; the link's note when there is one; feed health."""
     picker = pn.widgets.Select.from_param(state.param.symbol, name="", width=140)
     title = pn.pane.HTML("<span class='dash-title'>KuCoin Research Dashboard</span>",
                          margin=(8, 12))
-    top = pn.Column(
+    return pn.Column(
         pn.Row(title, picker, ModeBanner(hub, source=options.replay_name),
                sizing_mode="stretch_width"),
         link.notice,
         pn.Row(health, sizing_mode="stretch_width", margin=(0, 12)),
         sizing_mode="stretch_width", styles={"background": PANEL_BG})
-    components = {"header": header, "ladder": ladder, "depth": depth, "tape": tape,
-                  "candles": candles, "ticket": ticket, "health": health, "orders": orders,
-                  "balances": balances, "fills": fills, "kill": kill}
-    page = _layout(top, components)
-    page.app_state, page.symbol_link, page.components = state, link, components  # for tests
-    return page
 
 
 def _layout(top: pn.Column, c: dict) -> pn.Column:
