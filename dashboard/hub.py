@@ -1,10 +1,11 @@
 """MarketHub: one per server process, shared by every session.
 
 Owns the feed (and the account, when there is one): starts them, ticks at the dashboard's rate,
-and computes once per tick what every viewer needs -- depth arrays, ladders grouped by tick,
-spread, imbalance, the recent tape -- as immutable ``MarketView`` snapshots. Sessions read the
-newest view at their own rate; nothing here is per-session. Imports ``domain`` only (never
-``kucoin`` or ``simulator``), so it runs on any MarketFeed, real or fake.
+and computes once per tick what every viewer needs -- depth arrays, ladders grouped by tick and
+their rows, spread, imbalance, the recent tape -- as immutable ``MarketView`` snapshots
+(``market_view.py``, re-exported here). Sessions read the newest view at their own rate; nothing
+here is per-session. Imports ``domain`` and ``aio`` only (never ``kucoin``, ``simulator``,
+``recording`` or ``config``), so it runs on any MarketFeed, real or fake.
 """
 
 from __future__ import annotations
