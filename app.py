@@ -12,6 +12,7 @@ import atexit
 import dataclasses
 import gc
 import logging
+import os
 import sys
 from collections.abc import Iterator, Mapping
 
@@ -30,14 +31,18 @@ from dashboard.recording.replay import ReplayMarketFeed
 from dashboard.simulator.server import SimConfig, Simulator
 from dashboard.ui import bokeh_patches, ws_batch
 from dashboard.ui.app import create_app, error_page
+from dashboard.ui.options import UiOptions
 
 log = logging.getLogger("dashboard.app")
 CACHE_KEY = "kucoin-dashboard-runtime"
-# Per-message costs under load (benchmarks/dashboard_load.py), both idempotent and stock when unsupported:
-# PATCH-DOC without Bokeh's O(models) reference set (ui/bokeh_patches.py), one socket write per message
-# instead of one per fragment (ui/ws_batch.py).
-bokeh_patches.install()
-ws_batch.install()
+# Per-message costs under load (README, "Internals the app relies on"), both idempotent and stock
+# when unsupported: PATCH-DOC without Bokeh's O(models) reference set (ui/bokeh_patches.py), one
+# socket write per message instead of one per fragment (ui/ws_batch.py). DASHBOARD_BOKEH_PATCH=0 /
+# DASHBOARD_WS_BATCH=0 leave Bokeh / Panel stock (benchmarks/dashboard_load.py --configs).
+if os.environ.get("DASHBOARD_BOKEH_PATCH", "1") != "0":
+    bokeh_patches.install()
+if os.environ.get("DASHBOARD_WS_BATCH", "1") != "0":
+    ws_batch.install()
 
 
 class _FeedInstruments(Mapping[str, Instrument]):
@@ -130,7 +135,14 @@ def main() -> pn.viewable.Viewable:
     except (ValueError, OSError) as exc:  # RecordingError is a ValueError
         _log_once("runtime", "dashboard cannot start: %s", exc)
         return error_page(str(exc))
-    return create_app(runtime.hub, runtime.settings)
+    return create_app(runtime.hub, ui_options(runtime.settings))
+
+
+def ui_options(settings: Settings) -> UiOptions:
+    """What the page may know of the settings (no keys, URLs or directories)."""
+    replay = settings.replay_path if settings.mode == "replay" else None
+    return UiOptions(symbols=tuple(settings.symbols), mode=settings.mode,
+                     trading_enabled=settings.trading_enabled, replay_name=replay or "")
 
 
 def _log_once(key: str, message: str, *args: object) -> None:

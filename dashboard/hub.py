@@ -1,10 +1,11 @@
 """MarketHub: one per server process, shared by every session.
 
 Owns the feed (and the account, when there is one): starts them, ticks at the dashboard's rate,
-and computes once per tick what every viewer needs -- depth arrays, ladders grouped by tick,
-spread, imbalance, the recent tape -- as immutable ``MarketView`` snapshots. Sessions read the
-newest view at their own rate; nothing here is per-session. Imports ``domain`` only (never
-``kucoin`` or ``simulator``), so it runs on any MarketFeed, real or fake.
+and computes once per tick what every viewer needs -- depth arrays, ladders grouped by tick and
+their rows, spread, imbalance, the recent tape -- as immutable ``MarketView`` snapshots
+(``market_view.py``, re-exported here). Sessions read the newest view at their own rate; nothing
+here is per-session. Imports ``domain`` and ``aio`` only (never ``kucoin``, ``simulator``,
+``recording`` or ``config``), so it runs on any MarketFeed, real or fake.
 """
 
 from __future__ import annotations
@@ -14,101 +15,30 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-
-import numpy as np
+from dataclasses import dataclass, field
 
 from dashboard.aio import cancel_and_wait
 from dashboard.domain.interfaces import MarketFeed, OrderGatewayPort
-from dashboard.domain.models import BookSnapshot, Candle, FeedState, FeedStatus, Instrument, Ticker, Trade
+from dashboard.domain.models import Candle, FeedState, FeedStatus, Trade
+from dashboard.market_view import (
+    DepthArrays,
+    Ladder,
+    LadderRows,
+    MarketView,
+    bucket_price,
+    depth_arrays,
+    make_view,
+    with_status,
+)
+
+# The views' types live in market_view.py; they are re-exported as the hub's API.
+__all__ = ["BOOK_LEVELS", "TAPE_KEPT", "DepthArrays", "HubStats", "Ladder", "LadderRows",
+           "MarketHub", "MarketView", "bucket_price", "depth_arrays"]
 
 log = logging.getLogger(__name__)
 
-BOOK_LEVELS = 400  # per side kept in a view: enough for the ladder at coarse grouping and the depth chart
+BOOK_LEVELS = 400  # per side kept in a view: the ladder at coarse grouping and the depth chart
 TAPE_KEPT = 200
-MAX_SPAN_PCT = 10.0  # depth arrays cover mid +- this; sessions choose a narrower span on the client side
-
-
-@dataclass(frozen=True, slots=True)
-class DepthArrays:
-    """Cumulative depth as float arrays, for plotting: bids descending from the best, asks ascending."""
-
-    bid_px: np.ndarray
-    bid_cum: np.ndarray
-    ask_px: np.ndarray
-    ask_cum: np.ndarray
-
-
-@dataclass(frozen=True, slots=True)
-class Ladder:
-    """The book grouped into buckets of ``bucket`` (a multiple of the tick): bids rounded down, asks up."""
-
-    bucket: Decimal
-    bids: tuple[tuple[Decimal, Decimal, Decimal], ...]  # (price, size, cumulative), best first
-    asks: tuple[tuple[Decimal, Decimal, Decimal], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class MarketView:
-    symbol: str
-    version: int
-    ts_ms: int
-    live: bool  # the book is synced and trustworthy
-    instrument: Instrument | None
-    book: BookSnapshot | None
-    best_bid: Decimal | None
-    best_ask: Decimal | None
-    mid: float | None
-    spread: Decimal | None
-    spread_bps: float | None
-    imbalance: float | None  # (bid - ask) / (bid + ask) size over the top 10 levels, -1..1
-    depth: DepthArrays | None
-    trades: tuple[Trade, ...]  # oldest first
-    trades_total: int  # trades seen since start; a session streams the ones it has not shown yet
-    ticker: Ticker | None
-    status: FeedStatus
-    _ladders: dict = field(default_factory=dict, compare=False, repr=False)  # (group, rows) -> Ladder
-
-    def ladder(self, group: int = 1, rows: int = 15) -> Ladder | None:
-        """Grouped ladder, cached on this view: computed once however many sessions ask."""
-        if self.book is None or self.instrument is None:
-            return None
-        hit = self._ladders.get((group, rows))
-        if hit is None:
-            bucket = self.instrument.price_increment * group
-            hit = self._ladders[(group, rows)] = Ladder(bucket, _group(self.book.bids, bucket, ROUND_FLOOR, rows),
-                                                         _group(self.book.asks, bucket, ROUND_CEILING, rows))
-        return hit
-
-
-def _group(levels: Sequence[tuple[Decimal, Decimal]], bucket: Decimal, rounding: str,
-           rows: int) -> tuple[tuple[Decimal, Decimal, Decimal], ...]:
-    out: list[list[Decimal]] = []
-    for price, size in levels:
-        p = (price / bucket).to_integral_value(rounding=rounding) * bucket
-        if out and out[-1][0] == p:
-            out[-1][1] += size
-        elif len(out) == rows:
-            break
-        else:
-            out.append([p, size])
-    cum = Decimal(0)
-    result = []
-    for p, s in out:
-        cum += s
-        result.append((p, s, cum))
-    return tuple(result)
-
-
-def depth_arrays(book: BookSnapshot, mid: float, span_pct: float = MAX_SPAN_PCT) -> DepthArrays:
-    lo, hi = mid * (1 - span_pct / 100), mid * (1 + span_pct / 100)
-    bid_px = np.fromiter((float(p) for p, _ in book.bids), float, len(book.bids))
-    bid_sz = np.fromiter((float(s) for _, s in book.bids), float, len(book.bids))
-    ask_px = np.fromiter((float(p) for p, _ in book.asks), float, len(book.asks))
-    ask_sz = np.fromiter((float(s) for _, s in book.asks), float, len(book.asks))
-    kb, ka = bid_px >= lo, ask_px <= hi
-    return DepthArrays(bid_px[kb], np.cumsum(bid_sz)[kb], ask_px[ka], np.cumsum(ask_sz)[ka])
 
 
 @dataclass(slots=True)
@@ -122,10 +52,11 @@ class HubStats:
 
 
 class MarketHub:
-    """Shared market state for one process. ``await hub.start()`` once; ``hub.view(symbol)`` any time."""
+    """Shared market state for one process. ``await hub.start()`` once; ``hub.view(symbol)``
+    any time."""
 
-    def __init__(self, feed: MarketFeed, account: OrderGatewayPort | None = None, *, tick_s: float = 0.1,
-                 mode: str = "sim", trading_enabled: bool = True) -> None:
+    def __init__(self, feed: MarketFeed, account: OrderGatewayPort | None = None, *,
+                 tick_s: float = 0.1, mode: str = "sim", trading_enabled: bool = True) -> None:
         self.feed = feed
         self.account = account
         self.tick_s = tick_s
@@ -170,9 +101,9 @@ class MarketHub:
         await self.feed.close()
 
     async def call(self, coro):
-        """Await ``coro`` on the hub's own loop. The feed and the account (their aiohttp session, timers and
-        futures) belong to that loop; a UI callback that happens to run elsewhere must not drive them from
-        another loop, where their awaits would never complete."""
+        """Await ``coro`` on the hub's own loop. The feed and the account (their aiohttp session,
+        timers and futures) belong to that loop; a UI callback that happens to run elsewhere must
+        not drive them from another loop, where their awaits would never complete."""
         loop = self.loop
         try:
             running = asyncio.get_running_loop()
@@ -220,19 +151,21 @@ class MarketHub:
         status = feed.status()
         prev = self._views.get(symbol)
         last = trades[-1] if trades else None
-        if prev is not None and prev.live == (book is not None) and last is self._last_trade.get(symbol) and (
-                book is None or (prev.book is not None and prev.book.sequence == book.sequence)) and \
-                prev.status.state == status.state:
+        same_book = book is None or (prev is not None and prev.book is not None
+                                     and prev.book.sequence == book.sequence)
+        if prev is not None and prev.live == (book is not None) and same_book \
+                and last is self._last_trade.get(symbol) and prev.status.state == status.state:
             # nothing moved: keep the view (sessions skip re-rendering on an unchanged version)
-            self._views[symbol] = _with_status(prev, status)
+            self._views[symbol] = with_status(prev, status)
             return
         self._count_new_trades(symbol, trades)
         self._version += 1
         live = book is not None and status.state not in (FeedState.DISCONNECTED, FeedState.STALE)
         if book is None and prev is not None:
             book = prev.book  # keep showing the last good book, marked not live (stale)
-        self._views[symbol] = _make_view(symbol, self._version, live, book, trades, self._trades_total[symbol],
-                                         feed.instruments().get(symbol), feed.ticker(symbol), status)
+        self._views[symbol] = make_view(symbol, self._version, live, book, trades,
+                                        self._trades_total[symbol], feed.instruments().get(symbol),
+                                        feed.ticker(symbol), status)
         self.stats.views_built += 1
 
     def _count_new_trades(self, symbol: str, trades: tuple[Trade, ...]) -> None:
@@ -285,24 +218,3 @@ class MarketHub:
             return
         key = (symbol, interval)
         self._candle_versions[key] = self._candle_versions.get(key, 0) + 1
-
-
-def _with_status(view: MarketView, status: FeedStatus) -> MarketView:
-    return replace(view, status=status, _ladders=view._ladders)
-
-
-def _make_view(symbol: str, version: int, live: bool, book: BookSnapshot | None, trades: tuple[Trade, ...], total: int,
-               instrument: Instrument | None, ticker: Ticker | None, status: FeedStatus) -> MarketView:
-    best_bid = book.bids[0][0] if book and book.bids else None
-    best_ask = book.asks[0][0] if book and book.asks else None
-    mid = spread = spread_bps = imbalance = depth = None
-    if best_bid is not None and best_ask is not None:
-        mid = float(best_bid + best_ask) / 2
-        spread = best_ask - best_bid
-        spread_bps = float(spread) / mid * 1e4
-        bid_top = sum(float(s) for _, s in book.bids[:10])
-        ask_top = sum(float(s) for _, s in book.asks[:10])
-        imbalance = (bid_top - ask_top) / (bid_top + ask_top) if bid_top + ask_top else 0.0
-        depth = depth_arrays(book, mid)
-    return MarketView(symbol, version, int(time.time() * 1000), live, instrument, book, best_bid, best_ask, mid,
-                      spread, spread_bps, imbalance, depth, trades, total, ticker, status)

@@ -1,15 +1,19 @@
-"""The PATCH-DOC reference cache (dashboard.ui.bokeh_patches) sends exactly what stock Bokeh would send."""
+"""The PATCH-DOC reference cache (dashboard.ui.bokeh_patches) sends exactly what stock Bokeh sends:
+compared with Bokeh's own functions (kept as handles), and falling back to them when the internals
+it reads are not there."""
 
 from __future__ import annotations
 
+import json
+
 import bokeh
+import numpy as np
 import pytest
-from bokeh.core.serialization import Serializer
 from bokeh.document import Document
-from bokeh.models import Column, Div
+from bokeh.models import Column, ColumnDataSource, Div
 from bokeh.protocol.messages.patch_doc import patch_doc
 
-from dashboard.ui import bokeh_patches
+from dashboard.ui import bokeh_patches, fence
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -18,10 +22,28 @@ def installed():
     assert bokeh_patches.install()  # idempotent
 
 
+def _stock_message(doc: Document, events):
+    """What Bokeh as shipped sends for these events (its own functions, the patch out of the way).
+    The document's set of new models is left as it was, for the patched message that follows."""
+    new = set(doc.models._new_models)
+    with bokeh_patches.stock():
+        assert patch_doc.__dict__["create"] is bokeh_patches.STOCK["create"]
+        msg = patch_doc.create(events)
+    assert bokeh_patches.installed()
+    doc.models._new_models = new
+    return msg
+
+
 def _stock_events(doc: Document, events) -> list:
-    """What stock Bokeh 3.x encodes for these events (its own expression, computed by hand)."""
-    synced = {m for m in doc.models._models.values() if m not in doc.models._new_models}
-    return Serializer(references=synced).encode(events)
+    return _stock_message(doc, events).content["events"]
+
+
+def _wire(msg) -> tuple[str, list[bytes]]:
+    """A message as the browser gets it, buffer ids numbered in order (fresh in every message)."""
+    text = msg.content_json
+    for i, buffer in enumerate(msg._buffers):
+        text = text.replace(json.dumps(buffer.id), json.dumps(f"buffer-{i}"))
+    return text, [b.to_bytes() for b in msg._buffers]
 
 
 def _collect(doc: Document, change) -> list:
@@ -35,7 +57,8 @@ def _collect(doc: Document, change) -> list:
 
 
 def _is_full(rep, model) -> bool:
-    """True when ``model`` is defined in full somewhere in ``rep`` (type/id/attributes), not just referenced."""
+    """True when ``model`` is defined in full somewhere in ``rep`` (type/id/attributes), not just
+    referenced."""
     if isinstance(rep, dict):
         if rep.get("id") == model.id and "attributes" in rep:
             return True
@@ -92,7 +115,7 @@ def test_model_added_after_cache_is_sent_in_full_then_by_reference():
     assert not doc.models._new_models  # flushed: the browser now has it
     assert id(new) in bokeh_patches.synced_refs(doc.models)
     assert bokeh_patches.synced_refs(doc.models) == {id(m): m.ref for m in doc.models}
-    # the next message that mentions it as a value (not just as the event's target) sends a reference
+    # the next message that mentions it as a value (not just as the event's target): a reference
     second_events = _collect(doc, lambda: setattr(root, "children", [new, *root.children[:-1]]))
     second = patch_doc.create(second_events).content["events"]
     assert _mentions(second, new) and not _is_full(second, new)
@@ -103,7 +126,8 @@ def test_removed_model_is_dropped_from_the_cache_and_sent_in_full_when_it_comes_
     patch_doc.create(_collect(doc, lambda: setattr(div, "text", "warm")))
     patch_doc.create(_collect(doc, lambda: setattr(root, "children", [])))
     assert id(div) not in bokeh_patches.synced_refs(doc.models)
-    back = patch_doc.create(_collect(doc, lambda: setattr(root, "children", [div]))).content["events"]
+    events = _collect(doc, lambda: setattr(root, "children", [div]))
+    back = patch_doc.create(events).content["events"]
     assert _is_full(back, div)
 
 
@@ -113,9 +137,64 @@ def test_synced_references_property_matches_stock_expression():
     root.children.append(new)
     stock = {m for m in doc.models._models.values() if m not in doc.models._new_models}
     assert doc.models.synced_references == stock
+    assert doc.models.synced_references == bokeh_patches.STOCK["synced_references"].fget(doc.models)
     assert new not in doc.models.synced_references and div in doc.models.synced_references
 
 
 def test_unsupported_bokeh_is_left_stock(monkeypatch):
     monkeypatch.setattr(bokeh, "__version__", "4.0.0")
     assert not bokeh_patches.supported()
+
+
+def test_binary_buffers_same_as_stock():
+    """A numpy column (binary buffers on the wire) goes out as stock Bokeh sends it."""
+    doc, root, _ = _doc()
+    source = ColumnDataSource({"x": np.arange(3.0)})
+    root.children.append(Div(text="holder"))
+    doc.add_root(source)
+    doc.models.flush_synced()
+    events = _collect(doc, lambda: setattr(source, "data", {"x": np.arange(1000.0)}))
+    expected = _stock_message(doc, events)
+    ours = patch_doc.create(events)
+    assert ours._buffers and _wire(ours) == _wire(expected)
+
+
+def test_fingerprints_are_of_the_installed_bokeh():
+    """The functions replaced or wrapped are the code checked; a changed one leaves Bokeh stock."""
+    assert fence.changed(bokeh_patches.CHECKED) == []
+    assert bokeh_patches.supported()
+
+
+def test_changed_bokeh_function_is_left_stock(monkeypatch):
+    """A Bokeh whose patch_doc.create differs from the checked copy: not supported."""
+    func, _ = bokeh_patches.CHECKED["patch_doc.create"]
+    monkeypatch.setitem(bokeh_patches.CHECKED, "patch_doc.create", (func, "0" * 16))
+    assert not bokeh_patches.supported()
+
+
+def test_document_without_the_attributes_read_takes_the_stock_path(monkeypatch):
+    """As after an upgrade that renamed ``_new_models``: the probe says unsupported, and an
+    installed patch sends each message Bokeh's own way, the same message, without raising."""
+    monkeypatch.setattr(bokeh_patches, "NEW", "_new_models_renamed")
+    assert not bokeh_patches.supported()
+    doc, root, div = _doc()
+    new = Div(text="new")
+    events = _collect(doc, lambda: root.children.append(new))
+    expected = _wire(_stock_message(doc, events))
+    assert _wire(patch_doc.create(events)) == expected
+    assert not doc.models._new_models, "flushed as stock flushes"
+    assert doc.models.synced_references == bokeh_patches.STOCK["synced_references"].fget(doc.models)
+    later = _collect(doc, lambda: setattr(div, "text", "z"))
+    assert _wire(patch_doc.create(later)) == _wire(_stock_message(doc, later))
+
+
+def test_uninstall_restores_bokeh_and_install_again():
+    """``stock()`` puts back Bokeh's own functions; the cache is rebuilt after a reinstall."""
+    doc, _, div = _doc()
+    patch_doc.create(_collect(doc, lambda: setattr(div, "text", "warm")))
+    before = bokeh_patches.synced_refs(doc.models)
+    with bokeh_patches.stock():
+        assert patch_doc.__dict__["create"] is bokeh_patches.STOCK["create"]
+        assert not bokeh_patches.installed()
+    assert bokeh_patches.installed()
+    assert bokeh_patches.synced_refs(doc.models) is not before

@@ -1,5 +1,6 @@
-"""The served app in a real Chromium: loads cleanly, moves on its own, round-trips an order, explains a
-refusal. Drives Debian's chromium through Playwright's Python API."""
+"""The served app in a real Chromium: loads cleanly, moves on its own, round-trips an order,
+explains a refusal, follows a ?symbol= link. Drives Debian's chromium through Playwright's
+Python API."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ pytestmark = pytest.mark.browser
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test dependency")
 
-JS_SOURCE = "(name) => { const m = Bokeh.documents[0].get_model_by_name(name); return m ? m.data : null; }"
+JS_SOURCE = ("(name) => { const m = Bokeh.documents[0].get_model_by_name(name); "
+             "return m ? m.data : null; }")
 
 
 SERVER = {}
@@ -43,9 +45,9 @@ def page(browser, app_url):
     pg.console_errors = []
     pg.on("console", lambda msg: msg.type == "error" and pg.console_errors.append(msg.text))
     pg.on("pageerror", lambda exc: pg.console_errors.append(str(exc)))
-    # Each test gets a fresh context and loads the page once. Navigating an open dashboard tab to another
-    # link intermittently leaves the new document unrendered in headless Chromium (BokehJS never reports
-    # "rendered"; noted on the issue), so tests do not navigate within a page.
+    # Each test gets a fresh context and loads the page once. Navigating an open dashboard tab to
+    # another link intermittently leaves the new document unrendered in headless Chromium (BokehJS
+    # never reports "rendered"; noted on the issue), so tests do not navigate within a page.
     pg.goto(app_url + "?symbol=SOL-USDT")
     pg.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=30_000)
     yield pg
@@ -69,7 +71,8 @@ def test_loads_without_console_errors(page):
     assert page.console_errors == []
 
 
-@pytest.mark.parametrize(("name", "column"), [("depth-bids", "cum"), ("ladder", "size"), ("tape", "price")],
+@pytest.mark.parametrize(("name", "column"),
+                         [("depth-bids", "cum"), ("ladder", "size"), ("tape", "price")],
                          ids=["depth", "ladder", "tape"])
 def test_views_update_on_their_own(page, name, column):
     """Depth chart, ladder and tape change without any user action."""
@@ -77,7 +80,8 @@ def test_views_update_on_their_own(page, name, column):
     first = _source(page, name)[column]
     page.wait_for_function(
         f"(first) => {{ const d = Bokeh.documents[0].get_model_by_name('{name}').data['{column}']; "
-        f"return JSON.stringify(Array.from(d)) !== JSON.stringify(first); }}", arg=list(first), timeout=20_000)
+        f"return JSON.stringify(Array.from(d)) !== JSON.stringify(first); }}", arg=list(first),
+        timeout=20_000)
 
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / ".pytest_cache"
@@ -85,8 +89,10 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / ".pytest_cache"
 
 def _ticket_text(page) -> str:
     return page.locator(".order-ticket").first.evaluate(
-        "e => (function walk(n) { let t = ''; for (const c of (n.shadowRoot ? n.shadowRoot.childNodes : n.childNodes)) "
-        "{ t += c.nodeType === 3 ? c.textContent : (c.nodeName === 'STYLE' ? '' : walk(c)); } return t; })(e)")
+        "e => (function walk(n) { let t = ''; "
+        "for (const c of (n.shadowRoot ? n.shadowRoot.childNodes : n.childNodes)) "
+        "{ t += c.nodeType === 3 ? c.textContent : (c.nodeName === 'STYLE' ? '' : walk(c)); } "
+        "return t; })(e)")
 
 
 def _open_rows(page):
@@ -94,20 +100,23 @@ def _open_rows(page):
 
 
 def test_order_round_trip_through_the_ticket(page):
-    """A limit order entered in the ticket is reviewed, confirmed, listed in open orders, then cancelled."""
+    """A limit order entered in the ticket is reviewed, confirmed, listed in open orders, then
+    cancelled."""
     page.locator(".order-ticket").get_by_text("SOL-USDT").first.wait_for(timeout=10_000)
     before = _open_rows(page).count()
     page.get_by_placeholder("price").fill("100.55")
     page.get_by_placeholder("size").fill("0.5")
-    page.get_by_text('"price": "100.55"').wait_for(timeout=10_000)  # the preview shows the exact request
+    # the preview shows the exact request
+    page.get_by_text('"price": "100.55"').wait_for(timeout=10_000)
     page.get_by_role("button", name="Review order").click()
     page.get_by_role("button", name="Confirm").click()
     try:
         page.get_by_text("accepted: order id").wait_for(timeout=30_000)
     except Exception as exc:
         page.screenshot(path=str(ARTIFACTS / "round_trip_failure.png"), full_page=True)
-        raise AssertionError(f"no acceptance; ticket says: {_ticket_text(page)!r}; console: {page.console_errors}; "
-                             f"server log tail:\n{SERVER['proc'].log_tail()}") from exc
+        raise AssertionError(f"no acceptance; ticket says: {_ticket_text(page)!r}; console: "
+                             f"{page.console_errors}; server log tail:\n"
+                             f"{SERVER['proc'].log_tail()}") from exc
     row = _open_rows(page).filter(has_text="100.55")
     row.first.wait_for(timeout=10_000)
     assert _open_rows(page).count() == before + 1
@@ -130,3 +139,37 @@ def test_invalid_order_explains_and_sends_nothing(page):
     assert _open_rows(page).count() == before
     page.get_by_placeholder("price").fill("abc")
     page.get_by_text("price is not a number").first.wait_for(timeout=10_000)
+
+
+@pytest.fixture
+def open_link(browser, app_url):
+    """A fresh page opened on ``app_url + query`` (one load per context, as above)."""
+    contexts = []
+
+    def open_page(query: str):
+        context = browser.new_context(viewport={"width": 1600, "height": 1000})
+        contexts.append(context)
+        pg = context.new_page()
+        pg.goto(app_url + query)
+        pg.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=30_000)
+        return pg
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def test_lower_case_link_shows_the_market_and_the_url_is_corrected(open_link):
+    """?symbol=eth-usdt shows ETH-USDT and the address bar ends up saying ETH-USDT."""
+    pg = open_link("?symbol=eth-usdt")
+    pg.wait_for_function("() => window.location.search === '?symbol=ETH-USDT'", timeout=20_000)
+    pg.locator(".order-ticket").get_by_text("ETH-USDT").first.wait_for(timeout=10_000)
+    assert pg.locator(".symbol-notice").is_hidden()
+
+
+def test_unknown_link_is_said_on_the_page(open_link):
+    """?symbol=NOPE-USDT: the page says the link names no market here, the URL shows what is on
+    screen (the first market)."""
+    pg = open_link("?symbol=NOPE-USDT")
+    pg.get_by_text("which is not a market on this dashboard").first.wait_for(timeout=20_000)
+    pg.wait_for_function("() => window.location.search === '?symbol=BTC-USDT'", timeout=20_000)

@@ -1,4 +1,5 @@
-"""Market components on a fake feed: models built once, data sent by replace/patch/stream, stale marking."""
+"""Market components on a fake feed: models built once, data sent by replace/patch/stream, stale
+marking; the hub's ladder rows and bucket rule."""
 
 from __future__ import annotations
 
@@ -202,7 +203,8 @@ async def test_ladder_marks_own_orders_and_reports_clicks(market):
     ladder.own_prices = {best_bid}
     render(ladder)
     n = ladder.rows
-    assert ladder.source.data["own"][n + 1] == "\u25cf" and ladder.source.data["own"].count("\u25cf") == 1
+    own = ladder.source.data["own"]
+    assert own[n + 1] == "\u25cf" and own.count("\u25cf") == 1
     ladder.source.selected.indices = [n + 1]
     assert (ladder.selected_price, ladder.selected_side) == (format(best_bid, "f"), "bid")
     assert ladder.source.selected.indices == []
@@ -225,7 +227,8 @@ async def test_tape_streams_only_new_trades_newest_first(market):
     assert tape.plot.y_range.end == max(tape.source.data["y"]) + 0.5
 
 
-@pytest.mark.parametrize(("threshold", "weight"), [(0.0, "bold"), (1e12, "normal")], ids=["large", "small"])
+@pytest.mark.parametrize(("threshold", "weight"), [(0.0, "bold"), (1e12, "normal")],
+                         ids=["large", "small"])
 async def test_tape_flags_large_trades(market, threshold, weight):
     """Trades with a notional at or above large_threshold are bold on an accent band."""
     feed, hub = market
@@ -251,9 +254,11 @@ async def test_candles_patch_last_and_stream_new(market):
     candles = await ready(CandleChart, hub)
     history = feed._candles[(SYM, "1min")]
     last = history[-1]
-    history[-1] = Candle(SYM, "1min", last.start_s, last.open, last.high + 100, last.low, last.high + 100,
+    history[-1] = Candle(SYM, "1min", last.start_s, last.open, last.high + 100, last.low,
+                         last.high + 100,
                          last.volume + 1, last.turnover)
-    history.append(Candle(SYM, "1min", last.start_s + 60, *[last.close] * 4, Decimal(2), Decimal(1)))
+    history.append(Candle(SYM, "1min", last.start_s + 60, *[last.close] * 4, Decimal(2),
+                          Decimal(1)))
     n, events = rows(candles), record(candles.plot)
     await advance(feed, hub)
     render(candles)
@@ -266,10 +271,12 @@ async def test_candles_patch_last_and_stream_new(market):
 
 
 async def test_candles_history_arriving_after_live_bars_replaces_them(market):
-    """Live bars shown before the history loaded are replaced by the full history when it arrives."""
+    """Live bars shown before the history loaded are replaced by the full history when it
+    arrives."""
     feed, hub = market
     start = int(time.time()) // 60 * 60 - 60  # the same minute as the fake history's newest bar
-    feed._candles[(SYM, "1min")] = [Candle(SYM, "1min", start, *[Decimal(100)] * 4, Decimal(1), Decimal(100))]
+    feed._candles[(SYM, "1min")] = [Candle(SYM, "1min", start, *[Decimal(100)] * 4, Decimal(1),
+                                           Decimal(100))]
     candles = CandleChart(hub)
     render(candles)
     assert rows(candles) == 1  # the live bar, before the history task ran
@@ -305,26 +312,54 @@ async def test_renders_to_html(market, cls, tmp_path):
     assert (tmp_path / "x.html").stat().st_size > 1000
 
 
-async def test_ladder_rows_built_once_per_view_and_sessions_keep_their_own_lists(market, monkeypatch):
-    """Two sessions on the same view: the rows are built once, each source owns its lists (a patch to one
-    leaves the other and the shared rows alone)."""
-    from dashboard.ui import market as market_ui
+async def test_ladder_rows_built_once_per_view_and_sessions_keep_their_own_lists(market,
+                                                                                monkeypatch):
+    """Two sessions on the same view: the rows are built once (by the hub, cached on the view), each
+    source owns its lists (a patch to one leaves the other and the shared rows alone)."""
+    from dashboard import market_view
     feed, hub = market
     built = []
-    original = OrderBookLadder._table
-    monkeypatch.setattr(OrderBookLadder, "_table", lambda self, view, ladder: built.append(1) or original(
-        self, view, ladder))
-    market_ui._LADDER_TABLES.clear()
+    original = market_view._ladder_table
+    monkeypatch.setattr(market_view, "_ladder_table",
+                        lambda *args: built.append(1) or original(*args))
     first, second = OrderBookLadder(hub, symbol=SYM), OrderBookLadder(hub, symbol=SYM)
     assert render(first) and render(second)
     assert len(built) == 1
-    shared = next(iter(market_ui._LADDER_TABLES.values()))
-    assert first.source.data["price"] == second.source.data["price"] == shared["price"]
-    assert first.source.data["price"] is not shared["price"] and second.source.data["price"] is not shared["price"]
+    shared = hub.view(SYM).ladder_rows(first.group, first.rows, first.own_prices)
+    assert first.source.data["price"] == second.source.data["price"] == list(shared["price"])
+    assert first.source.data["price"] is not shared["price"]
+    assert second.source.data["price"] is not shared["price"]
     before = list(second.source.data["size"])
     first.source.patch({"size": [(0, -1.0)]})
-    assert second.source.data["size"] == before and shared["size"] == before
+    assert second.source.data["size"] == before and list(shared["size"]) == before
     await advance(feed, hub)
     assert render(first) and render(second)
     assert len(built) == 2
     assert first.source.data["price"] == second.source.data["price"]
+
+
+@pytest.mark.parametrize(("own", "marks"), [
+    ("49990.35", {("bid", "49990.0"), ("ask", "49991.0")}),  # inside: bid floors, ask ceils
+    ("49990", {("bid", "49990.0")}),  # on an edge: bucket 49990 on both sides, no ask row there
+], ids=["inside", "edge"])
+def test_hub_bucket_rule_for_rows_and_own_marks(own, marks):
+    """One bucket rule in the hub: bids floored, asks ceiled, own orders marked in that bucket."""
+    from dashboard.domain.fakes import fake_instrument
+    from dashboard.domain.models import BookSnapshot, FeedStatus
+    from dashboard.market_view import OWN_MARK, make_view
+    d = Decimal
+    book = BookSnapshot(SYM, 1, ((d("49990.9"), d(1)), (d("49990.1"), d(2)), (d("49989.5"), d(4))),
+                        ((d("49990.95"), d(1)), (d("49991.4"), d(8))))
+    view = make_view(SYM, 1, True, book, (), 0, fake_instrument(SYM), None,
+                     FeedStatus(FeedState.LIVE))
+    rows = view.ladder_rows(group=10, rows=3, own_prices={own})
+    assert rows["price"] == ("", "49992.0", "49991.0", "0.05 (0.0 bps)", "49990.0", "49989.0", "")
+    assert rows["side"] == ("ask",) * 3 + ("spread",) + ("bid",) * 3
+    assert rows["size"] == (None, 8.0, 1.0, None, 3.0, 4.0, None)
+    assert rows["cum"] == (None, 9.0, 1.0, None, 3.0, 7.0, None)
+    assert rows["bar"] == (0, 100, 12, 0, 38, 50, 0)
+    shown = {(side, price) for side, price, mark in zip(rows["side"], rows["price"], rows["own"],
+                                                        strict=True) if mark == OWN_MARK}
+    assert shown == marks
+    assert view.ladder_rows(10, 3, {own}) is rows, "cached on the view"
+    assert view.bucket(10) == d(1)

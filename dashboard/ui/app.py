@@ -1,6 +1,9 @@
-"""The dashboard page: header with symbol, mode and feed health; ladder, depth, candles, tape and the
-order ticket; orders, balances and fills below. One ``create_app`` call per browser session: each
-session owns its components and Bokeh models, and releases them when it closes.
+"""The dashboard page: header with symbol, mode and feed health; ladder, depth, candles, tape and
+the order ticket; orders, balances and fills below. One ``create_app`` call per browser session:
+each session owns its components and Bokeh models, and releases them when it closes.
+
+Gets the hub and ``UiOptions`` from the composition root; never imports ``dashboard.config``,
+``kucoin``, ``simulator`` or ``recording``.
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ from collections.abc import Sequence
 import panel as pn
 import param
 
-from dashboard.config import Settings
 from dashboard.hub import MarketHub
 
 from .account_views import Balances, Fills, KillSwitch, OpenOrders
 from .base import BG, MUTED, PANEL_BG, TEXT, RateGate, SessionClock
 from .health import FeedHealth, ModeBanner
 from .market import CandleChart, DepthChart, MarketHeader, OrderBookLadder, TradeTape
+from .options import UiOptions
+from .symbol_link import SymbolLink
 from .ticket import OrderTicket
 
 CSS = f"""
@@ -57,34 +61,20 @@ class _OwnOrders:
             self.ladder.own_prices = prices
 
 
-def create_app(hub: MarketHub, settings: Settings) -> pn.viewable.Viewable:
-    # No notifications=True: nothing here uses pn.state.notifications, and Panel 1.10 keeps each session's
-    # NotificationArea (and through it the destroyed Document) in pn.state._views after the session is gone --
-    # a leak of one entry per session (found with benchmarks/dashboard_load.py --churn and a gc census).
-    pn.extension(raw_css=[CSS], theme="dark")
-    symbols = list(settings.symbols)
-    # Build the components for the symbol in the link right away: the location sync below arrives later,
-    # and switching symbol then would reset whatever the user had started typing in the ticket.
-    requested = _query_arg("symbol")
-    state = AppState()
-    state.param.symbol.objects = symbols
-    state.symbol = requested if requested in symbols else symbols[0]
-    if pn.state.location is not None:
-        pn.state.location.sync(state, {"symbol": "symbol"})
-        if state.symbol not in symbols:
-            state.symbol = symbols[0]
+MARKET_VIEWS = ("header", "ladder", "depth", "tape", "candles", "ticket", "health")  # follow symbol
 
-    header = MarketHeader(hub, symbol=state.symbol)
-    ladder = OrderBookLadder(hub, symbol=state.symbol)
-    depth = DepthChart(hub, symbol=state.symbol)
-    tape = TradeTape(hub, symbol=state.symbol)
-    candles = CandleChart(hub, symbol=state.symbol)
-    ticket = OrderTicket(hub, symbol=state.symbol)
-    health = FeedHealth(hub, symbol=state.symbol)
-    orders, balances, fills = OpenOrders(hub), Balances(hub), Fills(hub)
-    kill = KillSwitch(hub, tickets=[ticket])
-    market = [header, ladder, depth, tape, candles, ticket, health]
-    clock = SessionClock([*market, orders, balances, fills, _OwnOrders(hub, ladder)])
+
+def create_app(hub: MarketHub, options: UiOptions) -> pn.viewable.Viewable:
+    # No notifications=True: nothing here uses pn.state.notifications, and Panel 1.10 keeps each
+    # session's NotificationArea (and through it the destroyed Document) in pn.state._views after
+    # the session is gone -- a leak of one entry per session (benchmarks/dashboard_load.py --churn
+    # and a gc census).
+    pn.extension(raw_css=[CSS], theme="dark")
+    state, link = _symbol_state(options)
+    c = _components(hub, state.symbol)
+    market = [c[name] for name in MARKET_VIEWS]
+    clock = SessionClock([*market, c["orders"], c["balances"], c["fills"],
+                          _OwnOrders(hub, c["ladder"])])
 
     def on_symbol(event) -> None:
         hub.unwatch(event.old)
@@ -93,7 +83,7 @@ def create_app(hub: MarketHub, settings: Settings) -> pn.viewable.Viewable:
             component.symbol = event.new
 
     state.param.watch(on_symbol, "symbol")
-    ladder.param.watch(lambda e: e.new and ticket.set_price(str(e.new)), "selected_price")
+    c["ladder"].param.watch(lambda e: e.new and c["ticket"].set_price(str(e.new)), "selected_price")
     hub.watch(state.symbol)
     clock.start()
 
@@ -103,34 +93,58 @@ def create_app(hub: MarketHub, settings: Settings) -> pn.viewable.Viewable:
 
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         pn.state.on_session_destroyed(release)
-
-    picker = pn.widgets.Select.from_param(state.param.symbol, name="", width=140)
-    top = pn.Column(
-        pn.Row(pn.pane.HTML("<span class='dash-title'>KuCoin Research Dashboard</span>", margin=(8, 12)),
-               picker, ModeBanner(hub, source=_replay_source(settings)), sizing_mode="stretch_width"),
-        pn.Row(health, sizing_mode="stretch_width", margin=(0, 12)),
-        sizing_mode="stretch_width", styles={"background": PANEL_BG})
-    left = pn.Column(header, ladder, width=380)
-    centre = pn.Column(depth, candles, sizing_mode="stretch_width")
-    right = pn.Column(ticket, tape, width=400)
-    # dynamic: only the visible tab's models are in the document (every message costs per model)
-    bottom = pn.Tabs(("Open orders", orders), ("Balances", balances), ("Fills", fills), dynamic=True,
-                     sizing_mode="stretch_width", stylesheets=[TABS_CSS])
-    page = pn.Column(top, pn.Row(left, centre, right, sizing_mode="stretch_width"),
-                     pn.Row(bottom, kill, sizing_mode="stretch_width"),
-                     sizing_mode="stretch_width", styles={"background": BG})
-    page.app_state = state  # for tests
-    page.components = {"header": header, "ladder": ladder, "depth": depth, "tape": tape, "candles": candles,
-                       "ticket": ticket, "health": health, "orders": orders, "balances": balances,
-                       "fills": fills, "kill": kill}
+    page = _layout(_top(hub, state, link, c["health"], options), c)
+    page.app_state, page.symbol_link, page.components = state, link, c  # for tests
     return page
 
 
-def _replay_source(settings: Settings) -> str:
-    """The recording's file name for the replay banner (never its directory: paths stay off the page)."""
-    if settings.mode != "replay" or not settings.replay_path:
-        return ""
-    return settings.replay_path.replace("\\", "/").rsplit("/", 1)[-1]
+def _symbol_state(options: UiOptions) -> tuple[AppState, SymbolLink]:
+    """The page's symbol, taken from the link before the views are built: the location sync
+    arrives later, and switching symbol then would reset what the user had started typing."""
+    state = AppState()
+    state.param.symbol.objects = list(options.symbols)
+    state.symbol = options.symbols[0]
+    link = SymbolLink(state, options.symbols, _query_arg("symbol"), pn.state.location)
+    return state, link
+
+
+def _components(hub: MarketHub, symbol: str) -> dict:
+    """This session's components, by name (each owns its Bokeh models)."""
+    ticket = OrderTicket(hub, symbol=symbol)
+    return {"header": MarketHeader(hub, symbol=symbol),
+            "ladder": OrderBookLadder(hub, symbol=symbol), "depth": DepthChart(hub, symbol=symbol),
+            "tape": TradeTape(hub, symbol=symbol), "candles": CandleChart(hub, symbol=symbol),
+            "ticket": ticket, "health": FeedHealth(hub, symbol=symbol), "orders": OpenOrders(hub),
+            "balances": Balances(hub), "fills": Fills(hub),
+            "kill": KillSwitch(hub, tickets=[ticket])}
+
+
+def _top(hub: MarketHub, state: AppState, link: SymbolLink, health: FeedHealth,
+         options: UiOptions) -> pn.Column:
+    """Title, symbol picker and mode banner; the link's note when there is one; feed health."""
+    picker = pn.widgets.Select.from_param(state.param.symbol, name="", width=140)
+    title = pn.pane.HTML("<span class='dash-title'>KuCoin Research Dashboard</span>",
+                         margin=(8, 12))
+    return pn.Column(
+        pn.Row(title, picker, ModeBanner(hub, source=options.replay_name),
+               sizing_mode="stretch_width"),
+        link.notice,
+        pn.Row(health, sizing_mode="stretch_width", margin=(0, 12)),
+        sizing_mode="stretch_width", styles={"background": PANEL_BG})
+
+
+def _layout(top: pn.Column, c: dict) -> pn.Column:
+    """Header on top; ladder | depth and candles | ticket and tape; account tabs and kill switch."""
+    left = pn.Column(c["header"], c["ladder"], width=380)
+    centre = pn.Column(c["depth"], c["candles"], sizing_mode="stretch_width")
+    right = pn.Column(c["ticket"], c["tape"], width=400)
+    # dynamic: only the visible tab's models are in the document (every message costs per model)
+    bottom = pn.Tabs(("Open orders", c["orders"]), ("Balances", c["balances"]),
+                     ("Fills", c["fills"]), dynamic=True, sizing_mode="stretch_width",
+                     stylesheets=[TABS_CSS])
+    return pn.Column(top, pn.Row(left, centre, right, sizing_mode="stretch_width"),
+                     pn.Row(bottom, c["kill"], sizing_mode="stretch_width"),
+                     sizing_mode="stretch_width", styles={"background": BG})
 
 
 def _query_arg(name: str) -> str:

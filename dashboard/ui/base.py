@@ -1,9 +1,10 @@
-"""What every live component shares: a hub, a symbol, a render rate, and version-skipping updates.
+"""What every live component shares: a hub, a symbol, a render rate, version-skipping updates.
 
 Components build their Bokeh models once and then only update data. In the app one per-session
-``SessionClock`` drives them all from a single periodic callback, each at its own rate, always
-rendering the newest hub view (a burst never builds a queue). Alone in a notebook, ``start()``
-gives a component its own periodic callback.
+``SessionClock`` drives them all, each at its own rate, from the process-wide ``RenderLoop``,
+always rendering the newest hub view (a burst never builds a queue). Alone in a notebook,
+``start()`` gives a component its own periodic callback. Imports ``hub`` and Panel/Bokeh only
+(never ``kucoin``, ``simulator``, ``recording`` or ``config``).
 """
 
 from __future__ import annotations
@@ -54,15 +55,17 @@ def style_figure(fig) -> None:
 
 
 class LiveHTML(pn.viewable.Viewer):
-    """An HTML block whose text changes several times a second: a plain Bokeh ``Div`` shown through
-    ``pn.pane.Bokeh``. Setting ``object`` is one Bokeh property change; the same change on a
-    ``pn.pane.HTML`` runs Panel's whole property pipeline (design stylesheets rebuilt, param watchers): the
-    quote header alone was ~11% of the server's samples at 50 sessions (py-spy, benchmarks/dashboard_load.py).
-    Like every model here, the Div belongs to one document (one session). An unchanged text sends nothing.
+    """An HTML block whose text changes several times a second: a plain Bokeh ``Div`` shown
+    through ``pn.pane.Bokeh``. Setting ``object`` is one Bokeh property change; the same change on
+    a ``pn.pane.HTML`` runs Panel's whole property pipeline (design stylesheets rebuilt, param
+    watchers): the quote header alone was ~11% of the server's samples at 50 sessions (py-spy,
+    benchmarks/dashboard_load.py). Like every model here, the Div belongs to one document (one
+    session). An unchanged text sends nothing.
     """
 
-    def __init__(self, html: str = "", *, css_classes: list[str] | None = None, styles: dict | None = None,
-                 margin=(5, 10), sizing_mode: str | None = "stretch_width") -> None:
+    def __init__(self, html: str = "", *, css_classes: list[str] | None = None,
+                 styles: dict | None = None, margin=(5, 10),
+                 sizing_mode: str | None = "stretch_width") -> None:
         super().__init__()
         self.div = Div(text=html, css_classes=list(css_classes or []), styles=dict(styles or {}),
                        margin=margin, sizing_mode=sizing_mode)
@@ -86,7 +89,8 @@ class LiveHTML(pn.viewable.Viewer):
 
 
 class RateGate:
-    """The one render-rate gate: ``due(now, rate_hz)`` is True when a turn has come, and books the next.
+    """The one render-rate gate: ``due(now, rate_hz)`` is True when a turn has come, and books
+    the next.
 
     Every hub-driven component and the session's small pollers ask it, instead of each keeping its
     own copy of "if now < due: return; due = now + 1 / rate".
@@ -110,7 +114,8 @@ class RateGate:
 
 
 class LiveComponent(pn.viewable.Viewer):
-    """Base of the hub-driven components: ``update(view)`` is called at ``rate_hz`` with the newest view."""
+    """Base of the hub-driven components: ``update(view)`` is called at ``rate_hz`` with the
+    newest view."""
 
     symbol = param.String(default="BTC-USDT", doc="The market shown.")
     rate_hz = param.Number(default=5.0, bounds=(0.2, 30.0), doc="Render rate of this component.")
@@ -163,7 +168,8 @@ class LiveComponent(pn.viewable.Viewer):
     def start(self, period_ms: int | None = None) -> None:
         """Standalone use (notebook): own periodic callback at this component's rate."""
         if self._callback is None:
-            self._callback = pn.state.add_periodic_callback(self.tick, period=period_ms or int(1000 / self.rate_hz))
+            period = period_ms or int(1000 / self.rate_hz)
+            self._callback = pn.state.add_periodic_callback(self.tick, period=period)
 
     def stop(self) -> None:
         if self._callback is not None:
@@ -172,14 +178,16 @@ class LiveComponent(pn.viewable.Viewer):
 
 
 class SessionClock:
-    """Drives one browser session's components, each at its own rate, always with the newest hub view.
+    """Drives one browser session's components, each at its own rate, always with the newest hub
+    view.
 
-    In a served session the clock joins the process-wide ``RenderLoop``: one asyncio task renders every session
-    in turn, a session per loop iteration. A Bokeh periodic callback per session (the previous design) costs,
-    in this Bokeh/Panel, a document lock, a thread-pool hop and Panel's busy-counter bookkeeping per tick;
-    dropping it took the server from ~2.3 to ~1.1 ms CPU per session-frame (benchmarks/dashboard_load.py).
-    The render loop runs at its own ``period_s`` (50 ms); ``period_ms`` is used by the fallback only. Without a
-    served session (a notebook, a test) it falls back to a Panel periodic callback.
+    In a served session the clock joins the process-wide ``RenderLoop``: one asyncio task renders
+    every session in turn, a session per loop iteration. A Bokeh periodic callback per session (the
+    previous design) costs, in this Bokeh/Panel, a document lock, a thread-pool hop and Panel's
+    busy-counter bookkeeping per tick; dropping it took the server from ~2.3 to ~1.1 ms CPU per
+    session-frame (benchmarks/dashboard_load.py). The render loop runs at its own ``period_s``
+    (50 ms); ``period_ms`` is used by the fallback only. Without a served session (a notebook, a
+    test) it falls back to a Panel periodic callback.
     """
 
     def __init__(self, components: list[LiveComponent], period_ms: int = 50) -> None:
@@ -190,13 +198,15 @@ class SessionClock:
         self._render_loop: RenderLoop | None = None
         self.ticks = 0
         self.idle_ticks = 0
-        self.busy_skips = 0  # rounds skipped because something else held the session's document lock
+        self.busy_skips = 0  # rounds skipped: something else held the session's document lock
 
     def tick(self) -> None:
         session = getattr(getattr(pn.state.curdoc, "session_context", None), "session", None)
         if session is not None and session.connection_count == 0:
-            # The browser went away; Bokeh destroys the session only after its unused lifetime. Rendering
-            # for nobody in the meantime would cost CPU and memory (benchmarks/dashboard_load.py --churn).
+            # The browser went away; Bokeh destroys the session only after its unused lifetime.
+            # Rendering for nobody in the meantime would cost CPU and memory
+            # (benchmarks/dashboard_load.py --churn). Reads Bokeh's connection_count (README,
+            # "Internals the app relies on").
             self.idle_ticks += 1
             return
         now = time.monotonic()
@@ -207,17 +217,19 @@ class SessionClock:
             for component in self.components:
                 try:
                     component.tick(now)
-                except Exception:  # one failing view must not stop the others; it is logged with context
+                except Exception:  # one failing view must not stop the others; logged with context
                     log.exception("render of %s failed", type(component).__name__)
 
     def render_round(self) -> bool:
-        """One render-loop round for this session, on the server's event loop; False once it is gone.
+        """One render-loop round for this session, on the server's event loop; False once it is
+        gone.
 
-        Renders only when nothing else holds the session's document lock: Bokeh applies browser patches and
-        runs locked callbacks (on a worker thread) under that lock, and this round runs without it -- it
-        cannot be interleaved with them because it never awaits, and it skips while they are in flight.
-        Until the page reports ``document_ready`` (``pn.state.loaded``) nothing is rendered: before that
-        Bokeh accepts document changes only under the lock.
+        Renders only when nothing else holds the session's document lock: Bokeh applies browser
+        patches and runs locked callbacks (on a worker thread) under that lock, and this round runs
+        without it -- it cannot be interleaved with them because it never awaits, and it skips
+        while they are in flight. Until the page reports ``document_ready`` (``pn.state.loaded``)
+        nothing is rendered: before that Bokeh accepts document changes only under the lock. The
+        lock is Bokeh's private ``session._lock`` (README, "Internals the app relies on").
         """
         doc = self._doc
         context = getattr(doc, "session_context", None)
@@ -262,10 +274,10 @@ class SessionClock:
 class RenderLoop:
     """One task per process (per event loop) that renders every registered session, one at a time.
 
-    Each round visits every session once (``SessionClock.render_round``) and yields to the event loop after
-    each, so a round of 50 sessions is 50 short loop iterations, never one long stall: websocket writes, the
-    feed and the lag probe get in between. Rounds start every ``period_s``; an overrunning round is followed
-    by the next one at once (no catch-up burst).
+    Each round visits every session once (``SessionClock.render_round``) and yields to the event
+    loop after each, so a round of 50 sessions is 50 short loop iterations, never one long stall:
+    websocket writes, the feed and the lag probe get in between. Rounds start every ``period_s``;
+    an overrunning round is followed by the next one at once (no catch-up burst).
     """
 
     _instances: dict[int, RenderLoop] = {}  # id(event loop) -> its render loop
