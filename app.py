@@ -1,5 +1,6 @@
-"""Composition root: ``panel serve app.py`` (sim by default), ``KUCOIN_MODE=live panel serve app.py``
-or ``panel serve app.py --args live``; ``KUCOIN_MODE=replay KUCOIN_REPLAY=file`` plays a recording.
+"""Composition root: ``panel serve app.py`` (sim by default), ``KUCOIN_MODE=live panel serve
+app.py`` or ``panel serve app.py --args live``; ``KUCOIN_MODE=replay KUCOIN_REPLAY=file`` plays a
+recording.
 
 The only place that wires the simulator, the KuCoin client and the UI together. One runtime per
 server process (kept in ``pn.state.cache``) is shared by every browser session.
@@ -62,51 +63,63 @@ class _FeedInstruments(Mapping[str, Instrument]):
 
 
 class Runtime:
-    """Everything one server process shares: simulator (sim mode), HTTP session, feed, account, hub."""
+    """Everything one server process shares: simulator (sim mode), HTTP session, feed, account,
+    hub."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.sim: Simulator | None = None
         self.recorder: Recorder | None = None
         self.session: aiohttp.ClientSession | None = None
-        self.account = None
-        creds = settings.credentials
-        rest_url = settings.rest_url
+        self.account: KucoinAccount | None = None
+        self.feed: KucoinMarketFeed | ReplayMarketFeed
         if settings.mode == "replay":
-            # a recording, through the feed's own code; its symbols are the ones on screen; no orders
-            self.feed = ReplayMarketFeed(settings.replay_path or "", speed=settings.replay_speed)
-            self.settings = dataclasses.replace(settings, symbols=tuple(self.feed.symbols), credentials=None)
-            self.hub = MarketHub(self.feed, None, mode="replay", trading_enabled=False)
-            self.task = asyncio.get_running_loop().create_task(self._start(), name="dashboard-runtime")
-            return
+            self._build_replay(settings)
+        else:
+            self._build_venue(settings)
+        loop = asyncio.get_running_loop()
+        self.task = loop.create_task(self._start(), name="dashboard-runtime")
+
+    def _build_replay(self, settings: Settings) -> None:
+        """A recording, through the feed's own code; its symbols are on screen; no orders."""
+        self.feed = ReplayMarketFeed(settings.replay_path or "", speed=settings.replay_speed)
+        self.settings = dataclasses.replace(settings, symbols=tuple(self.feed.symbols),
+                                            credentials=None)
+        self.hub = MarketHub(self.feed, None, mode="replay", trading_enabled=False)
+
+    def _build_venue(self, settings: Settings) -> None:
+        """The simulator (sim mode) or api.kucoin.com (live), the same client either way."""
+        creds, rest_url = settings.credentials, settings.rest_url
         if settings.mode == "sim":
-            self.sim = Simulator(SimConfig(port=0, rate_per_s=settings.sim_rate_per_s, seed=settings.sim_seed))
-            rest_url = self.sim.bind()
-            creds = self.sim.demo
+            config = SimConfig(port=0, rate_per_s=settings.sim_rate_per_s, seed=settings.sim_seed)
+            self.sim = Simulator(config)
+            rest_url, creds = self.sim.bind(), self.sim.demo
         if settings.record_path:
-            self.recorder = Recorder(settings.record_path, source=rest_url, symbols=settings.symbols,
-                                     book_source=settings.book_source)
-            atexit.register(self.recorder.close)  # a .gz needs its trailer; buffered lines need writing
+            self.recorder = Recorder(settings.record_path, source=rest_url,
+                                     symbols=settings.symbols, book_source=settings.book_source)
+            # a .gz needs its trailer; buffered lines need writing
+            atexit.register(self.recorder.close)
         self.session = aiohttp.ClientSession()
         self.rest = KucoinRestClient(rest_url, creds, session=self.session)
-        self.feed = KucoinMarketFeed(self.rest, settings.symbols, session=self.session, candle_intervals=("1min",),
-                                     book_source=settings.book_source, recorder=self.recorder)
+        self.feed = feed = KucoinMarketFeed(
+            self.rest, settings.symbols, session=self.session, candle_intervals=("1min",),
+            book_source=settings.book_source, recorder=self.recorder)
         if creds is not None:
             limits = RiskLimits(max_orders_per_minute=settings.max_orders_per_minute,
                                 max_notional=settings.max_notional,
                                 cap_currency=settings.cap_currency)
-            self.account = KucoinAccount(self.rest, self.session, _FeedInstruments(self.feed),
+            self.account = KucoinAccount(self.rest, self.session, _FeedInstruments(feed),
                                          symbols=settings.symbols, limits=limits,
-                                         prices=mid_prices(self.feed))
-        self.hub = MarketHub(self.feed, self.account, mode=settings.mode, trading_enabled=settings.trading_enabled)
-        self.task = asyncio.get_running_loop().create_task(self._start(), name="dashboard-runtime")
+                                         prices=mid_prices(feed))
+        self.hub = MarketHub(feed, self.account, mode=settings.mode,
+                             trading_enabled=settings.trading_enabled)
 
     async def _start(self) -> None:
         if self.sim is not None:
             await self.sim.start()
-        # Long-lived state (the simulator's candle history and books, the app's modules) leaves the GC's
-        # scans, and full collections become rarer: at 25 sessions the worst loop stall fell from ~460 ms to
-        # ~80 ms (benchmarks/dashboard_load.py --sessions 10,25).
+        # Long-lived state (the simulator's candle history and books, the app's modules) leaves the
+        # GC's scans, and full collections become rarer: at 25 sessions the worst loop stall fell
+        # from ~460 ms to ~80 ms (benchmarks/dashboard_load.py --sessions 10,25).
         gc.collect()
         gc.freeze()
         gc.set_threshold(20_000, 50, 100)
@@ -135,13 +148,18 @@ def main() -> pn.viewable.Viewable:
     except (ValueError, OSError) as exc:  # RecordingError is a ValueError
         _log_once("runtime", "dashboard cannot start: %s", exc)
         return error_page(str(exc))
-    return create_app(runtime.hub, ui_options(runtime.settings))
+    return create_app(runtime.hub, ui_options(runtime.settings, runtime.feed.instruments()))
 
 
-def ui_options(settings: Settings) -> UiOptions:
-    """What the page may know of the settings (no keys, URLs or directories)."""
+def ui_options(settings: Settings, known: Mapping[str, Instrument] | None = None) -> UiOptions:
+    """What the page may know of the settings (no keys, URLs or directories). Once the exchange's
+    symbols are ``known``, the ones it does not list go last, so a page never opens on a symbol
+    that does not exist (the health row names it as unknown)."""
     replay = settings.replay_path if settings.mode == "replay" else None
-    return UiOptions(symbols=tuple(settings.symbols), mode=settings.mode,
+    symbols = tuple(settings.symbols)
+    if known:
+        symbols = tuple(sorted(symbols, key=lambda s: s not in known))  # stable: order kept
+    return UiOptions(symbols=symbols, mode=settings.mode,
                      trading_enabled=settings.trading_enabled, replay_name=replay or "")
 
 

@@ -24,8 +24,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 def require_chromium() -> None:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.skip(f"Chromium not found at {CHROMIUM}: install Debian's 'chromium' package (./dev test does this "
-                    "as root, .ci/run always does)")
+        pytest.skip(f"Chromium not found at {CHROMIUM}: install Debian's 'chromium' package "
+                    "(./dev test does this as root, .ci/run always does)")
 
 
 def free_port() -> int:
@@ -36,12 +36,13 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def served_app(env: dict[str, str] | None = None, timeout_s: float = 60.0):
-    """``panel serve app.py`` on a free loopback port; yields (url, process, seconds until HTTP 200).
+    """``panel serve app.py`` on a free loopback port; yields (url, process, seconds to HTTP 200).
 
     The server's output goes to a temporary log whose tail is shown if it fails to start."""
     port = free_port()
-    cmd = [sys.executable, "-m", "panel", "serve", str(ROOT / "app.py"), "--address", "127.0.0.1", "--port",
-           str(port), "--allow-websocket-origin", f"127.0.0.1:{port}", "--num-procs", "1", "--log-level", "info"]
+    cmd = [sys.executable, "-m", "panel", "serve", str(ROOT / "app.py"), "--address", "127.0.0.1",
+           "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}", "--num-procs", "1",
+           "--log-level", "info"]
     url = f"http://127.0.0.1:{port}/app"
     with tempfile.TemporaryFile("w+") as log:
         started = time.monotonic()
@@ -69,7 +70,8 @@ def _wait_http(url: str, proc: subprocess.Popen, log, started: float, timeout_s:
     while True:
         if proc.poll() is not None or time.monotonic() - started > timeout_s:
             log.seek(0)
-            raise RuntimeError(f"panel serve did not come up (exit {proc.poll()}):\n{log.read()[-3000:]}")
+            tail = log.read()[-3000:]
+            raise RuntimeError(f"panel serve did not come up (exit {proc.poll()}):\n{tail}")
         try:
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:

@@ -1,7 +1,7 @@
 """The layering rules of docs/architecture.md, checked on the import statements (AST).
 
-Every import counts, including those under ``if TYPE_CHECKING:`` and inside functions: a type-only edge
-is still a dependency a reader has to follow.
+Every import counts, including those under ``if TYPE_CHECKING:`` and inside functions: a type-only
+edge is still a dependency a reader has to follow.
 """
 
 from __future__ import annotations
@@ -20,18 +20,20 @@ ADAPTERS = ("dashboard.kucoin", "dashboard.simulator", "dashboard.recording", "d
 # (package or module under dashboard/, prefixes it must never import)
 RULES = [
     ("aio.py", ("dashboard.",)),
-    ("domain", ("dashboard.kucoin", "dashboard.simulator", "dashboard.hub", "dashboard.ui", "dashboard.config",
-                "dashboard.recording", "aiohttp", *UI_LIBS)),
-    ("kucoin/protocol", ("dashboard.kucoin.client", "dashboard.kucoin.common", "dashboard.simulator",
-                         "dashboard.hub", "dashboard.ui", "dashboard.recording", "aiohttp", "asyncio",
-                         *UI_LIBS)),
-    ("kucoin/common", ("dashboard.kucoin.client", "dashboard.kucoin.futures", "dashboard.simulator",
-                       "dashboard.hub", "dashboard.ui", "dashboard.recording", "dashboard.config", *UI_LIBS)),
+    ("domain", ("dashboard.kucoin", "dashboard.simulator", "dashboard.hub", "dashboard.ui",
+                "dashboard.config", "dashboard.recording", "aiohttp", *UI_LIBS)),
+    ("kucoin/protocol", ("dashboard.kucoin.client", "dashboard.kucoin.common",
+                         "dashboard.simulator", "dashboard.hub", "dashboard.ui",
+                         "dashboard.recording", "aiohttp", "asyncio", *UI_LIBS)),
+    ("kucoin/common", ("dashboard.kucoin.client", "dashboard.kucoin.futures",
+                       "dashboard.simulator", "dashboard.hub", "dashboard.ui",
+                       "dashboard.recording", "dashboard.config", *UI_LIBS)),
     ("kucoin", ("dashboard.simulator", "dashboard.hub", "dashboard.ui", "dashboard.recording",
                 "dashboard.config", *UI_LIBS)),
-    ("simulator", ("dashboard.kucoin.client", "dashboard.kucoin.common", "dashboard.hub", "dashboard.ui",
-                   "dashboard.recording", "dashboard.config", *UI_LIBS)),
-    ("recording", ("dashboard.simulator", "dashboard.hub", "dashboard.ui", "dashboard.config", *UI_LIBS)),
+    ("simulator", ("dashboard.kucoin.client", "dashboard.kucoin.common", "dashboard.hub",
+                   "dashboard.ui", "dashboard.recording", "dashboard.config", *UI_LIBS)),
+    ("recording", ("dashboard.simulator", "dashboard.hub", "dashboard.ui", "dashboard.config",
+                   *UI_LIBS)),
     ("hub.py", (*ADAPTERS, "dashboard.ui", *UI_LIBS)),
     ("market_view.py", (*ADAPTERS, "dashboard.hub", "dashboard.ui", *UI_LIBS)),
     ("ui", ADAPTERS),
@@ -49,10 +51,11 @@ def _is_module(name: str) -> bool:
 
 
 def _imports(path: Path) -> set[str]:
-    """Every module ``path`` imports: ``from a import b`` counts as ``a.b`` when ``b`` is a module."""
+    """Every module ``path`` imports (``from a import b`` is ``a.b`` when ``b`` is a module)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     names: set[str] = set()
-    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
@@ -79,7 +82,8 @@ def _files(target: str) -> list[Path]:
 def _graph() -> dict[str, set[str]]:
     files = [*PKG.rglob("*.py"), ROOT / "app.py"]
     modules = {_module_name(f): f for f in files}
-    return {name: {i for i in _imports(f) if i in modules and i != name} for name, f in modules.items()}
+    return {name: {i for i in _imports(f) if i in modules and i != name}
+            for name, f in modules.items()}
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[set[str]]:
@@ -145,7 +149,7 @@ def test_cycle_finder_finds_a_cycle():
 
 
 def test_rules_see_real_imports():
-    """The checker itself finds imports, including ``from package import module`` and relative ones."""
+    """The checker finds imports, ``from package import module`` and relative ones included."""
     names = _imports(PKG / "simulator" / "server.py")
     assert any(n.startswith("dashboard.kucoin.protocol") for n in names)
     assert any(n.startswith("dashboard.simulator.") for n in names)

@@ -17,8 +17,10 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a te
 
 def _text(page, selector: str) -> str:
     return page.locator(selector).first.evaluate(
-        "e => (function walk(n) { let t = ''; for (const c of (n.shadowRoot ? n.shadowRoot.childNodes : n.childNodes)) "
-        "{ t += c.nodeType === 3 ? c.textContent : (c.nodeName === 'STYLE' ? '' : walk(c)); } return t; })(e)")
+        "e => (function walk(n) { let t = ''; "
+        "for (const c of (n.shadowRoot ? n.shadowRoot.childNodes : n.childNodes)) "
+        "{ t += c.nodeType === 3 ? c.textContent : (c.nodeName === 'STYLE' ? '' : walk(c)); } "
+        "return t; })(e)")
 
 
 def test_replay_mode_serves_the_recording(tmp_path):
@@ -34,7 +36,8 @@ def test_replay_mode_serves_the_recording(tmp_path):
             page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(url + "?symbol=ETH-USDT")
-            page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=30_000)
+            page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0",
+                                   timeout=30_000)
             page.wait_for_function(
                 "() => { const m = Bokeh.documents[0].get_model_by_name('depth-bids'); "
                 "return m && m.data.price && m.data.price.length > 0; }", timeout=30_000)

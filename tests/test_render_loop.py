@@ -1,5 +1,6 @@
-"""The process-wide RenderLoop and SessionClock: every served session rendered in turn, never under someone
-else's document lock, never before the page is ready, dropped when the session goes; LiveHTML."""
+"""The process-wide RenderLoop and SessionClock: every served session rendered in turn, never under
+someone else's document lock, never before the page is ready, dropped when the session goes;
+LiveHTML."""
 
 from __future__ import annotations
 
@@ -65,7 +66,8 @@ async def test_served_sessions_join_one_render_loop(docs):
     docs += [a, b]
     first, second = start_clock(a, log, "a"), start_clock(b, log, "b")
     loop = RenderLoop.instance()
-    assert first in loop and second in loop and first._callback is None  # no per-session periodic callback
+    # no per-session periodic callback
+    assert first in loop and second in loop and first._callback is None
     await eventually(lambda: log.count("a") >= 3 and log.count("b") >= 3)
     first.stop()
     second.stop()
@@ -76,7 +78,8 @@ async def test_served_sessions_join_one_render_loop(docs):
 
 
 async def test_round_yields_to_the_event_loop_between_sessions(docs):
-    """A round of many sessions is many short loop iterations, not one stall: other work runs in between."""
+    """A round of many sessions is many short loop iterations, not one stall: other work runs in
+    between."""
     log: list = []
     clocks = []
     for i in range(5):
@@ -86,7 +89,8 @@ async def test_round_yields_to_the_event_loop_between_sessions(docs):
     loop = asyncio.get_running_loop()
     running = [True]
 
-    def other() -> None:  # stands for any other ready callback: a websocket read, the lag probe's request
+    # stands for any other ready callback: a websocket read, the lag probe's request
+    def other() -> None:
         if running[0]:
             log.append("o")
             loop.call_soon(other)
@@ -121,10 +125,12 @@ async def test_not_before_the_page_is_ready_and_not_for_nobody(docs):
     docs.append(doc)
     clock = start_clock(doc, log, "a")
     await asyncio.sleep(0.1)
-    assert log == [] and clock.ticks == 0  # Bokeh accepts unlocked changes only once the page is ready
+    # Bokeh accepts unlocked changes only once the page is ready
+    assert log == [] and clock.ticks == 0
     pn.state._loaded[doc] = True
     await eventually(lambda: len(log) >= 1)
-    session.connection_count = 0  # the browser went away; the session lingers until Bokeh discards it
+    # the browser went away; the session lingers until Bokeh discards it
+    session.connection_count = 0
     idle = clock.idle_ticks
     await eventually(lambda: clock.idle_ticks > idle + 2)
     n = len(log)
@@ -169,7 +175,7 @@ def test_live_html_sends_only_changes():
 
 
 async def test_depth_areas_hidden_while_empty():
-    """BokehJS hangs the page drawing an empty visible VAreaStep: the areas show only with points."""
+    """BokehJS hangs the page drawing an empty visible VAreaStep: areas show only with points."""
     feed = FakeMarketFeed(["BTC-USDT"], levels=50)
     feed.step(1)
     hub = MarketHub(feed, tick_s=0.005)
@@ -178,7 +184,8 @@ async def test_depth_areas_hidden_while_empty():
         hub.watch("BTC-USDT")
         depth = DepthChart(hub)
         assert [r.visible for r in depth._areas] == [False, False]
-        await eventually(lambda: depth.tick(time.monotonic() + 1e6) or len(depth.bids.data["price"]) > 0)
+        await eventually(
+            lambda: depth.tick(time.monotonic() + 1e6) or len(depth.bids.data["price"]) > 0)
         assert [r.visible for r in depth._areas] == [True, True]
         depth.asks.data = {"price": np.array([]), "cum": np.array([])}
         depth._show_areas()
