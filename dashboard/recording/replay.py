@@ -25,8 +25,7 @@ from dashboard.domain.models import (
     FeedStatus,
     Instrument,
 )
-from dashboard.kucoin.client.book_sync import L2Router
-from dashboard.kucoin.client.market_state import FeedCounters, KucoinMarketState, StateReads
+from dashboard.kucoin.client.market_state import KucoinMarketState, StateReads
 
 from .format import (
     DamagedRecording,
@@ -65,14 +64,6 @@ class ReplayMarketFeed(StateReads):
         self._recorded_candles: dict[tuple[str, str], list[Candle]] = {}
         self._at_t: float | None = None  # recorded time of the newest event played
         self._last_event = 0.0  # time.monotonic() when it was played
-
-    @property
-    def router(self) -> L2Router:
-        return self.state.router
-
-    @property
-    def counters(self) -> FeedCounters:
-        return self.state.counters
 
     # ---- lifecycle
     async def start(self) -> None:

@@ -33,8 +33,7 @@ from dashboard.kucoin.common.retry import backoff
 from dashboard.kucoin.common.ws import ConnState, KucoinWebSocket
 from dashboard.kucoin.protocol import spot as c
 
-from .book_sync import L2Router
-from .market_state import BOOK_SOURCES, FeedCounters, KucoinMarketState, StateReads
+from .market_state import BOOK_SOURCES, KucoinMarketState, StateReads
 from .rest import KucoinRestClient
 
 log = logging.getLogger(__name__)
@@ -87,20 +86,11 @@ class KucoinMarketFeed(StateReads):
         self.candle_intervals = list(candle_intervals)
         self._tasks = TaskOwner("kucoin-feed")
         self._snap_tasks: dict[str, asyncio.Task] = {}
-        self._problems: dict[
-            str, str
-        ] = {}  # what is wrong, by where: "symbols", a symbol's snapshot
+        # what is wrong, by where: "symbols", a symbol's snapshot
+        self._problems: dict[str, str] = {}
         self._running = False
         self.ws: KucoinWebSocket | None = None
         self._own_session = False
-
-    @property
-    def router(self) -> L2Router:
-        return self.state.router
-
-    @property
-    def counters(self) -> FeedCounters:
-        return self.state.counters
 
     @property
     def host(self) -> str:

@@ -306,6 +306,14 @@ class StateReads:
 
     state: KucoinMarketState
 
+    @property
+    def router(self) -> L2Router:
+        return self.state.router
+
+    @property
+    def counters(self) -> FeedCounters:
+        return self.state.counters
+
     def instruments(self) -> Mapping[str, Instrument]:
         return self.state.instruments()
 
