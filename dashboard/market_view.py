@@ -173,7 +173,7 @@ def make_view(symbol: str, version: int, live: bool, book: BookSnapshot | None,
     best_bid = book.bids[0][0] if book and book.bids else None
     best_ask = book.asks[0][0] if book and book.asks else None
     mid = spread = spread_bps = imbalance = depth = None
-    if best_bid is not None and best_ask is not None:
+    if book is not None and best_bid is not None and best_ask is not None:
         mid = float(best_bid + best_ask) / 2
         spread = best_ask - best_bid
         spread_bps = float(spread) / mid * 1e4

@@ -54,17 +54,17 @@ async def _record(path: Path, *, seconds: float, faults: dict | None = None,
         await feed.start()
         try:
             await feed.load_candles("BTC-USDT", "1min")
-            await eventually(lambda: feed.status().state is FeedState.LIVE, 10.0)
+            await eventually(lambda: feed.status().state is FeedState.LIVE, 30.0)
             if faults:
                 sim.faults.set(**faults)
             await asyncio.sleep(seconds / 2)
             if disconnect:
                 sim.faults.set(disconnect_per_s=50.0)
-                await eventually(lambda: feed.status().reconnects >= 1, 10.0)
+                await eventually(lambda: feed.status().reconnects >= 1, 30.0)
                 sim.faults.set(disconnect_per_s=0.0)
             await asyncio.sleep(seconds / 2)
             sim.faults.clear()
-            await eventually(lambda: feed.status().state is FeedState.LIVE, 10.0)
+            await eventually(lambda: feed.status().state is FeedState.LIVE, 30.0)
             sim.flow.rate_per_s = 0
             await eventually(lambda: all((b := feed.book(s)) is not None
                                          and b.sequence == sim.exchange.sequence(s)

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import fields
 from decimal import Decimal
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
@@ -70,7 +70,7 @@ def open_text(path: str | Path, mode: str) -> IO[str]:
     """A text file, gzip-compressed when the name ends in ``.gz``."""
     path = Path(path)
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, mode + "b"), encoding="utf-8", newline="\n")
+        return io.TextIOWrapper(gzip.GzipFile(path, mode + "b"), encoding="utf-8", newline="\n")
     return open(path, mode, encoding="utf-8", newline="\n")  # the caller closes it
 
 
@@ -155,7 +155,7 @@ def instrument_to_json(inst: Instrument) -> dict:
 
 
 def instrument_from_json(row: dict) -> Instrument:
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for f in fields(Instrument):
         value = row[f.name]
         kwargs[f.name] = Decimal(value) if f.type in ("Decimal", Decimal) else value

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from dashboard.domain.models import Candle, Instrument
 
@@ -31,7 +32,7 @@ class Recorder:
         self.error: str | None = None
         self._next_flush = 0.0
         try:
-            self._f = open_text(self.path, "w")
+            self._f: IO[str] | None = open_text(self.path, "w")
         except OSError as exc:
             raise OSError(f"cannot record to {str(self.path)!r}: {exc.strerror or exc}") from None
         self._write("H", {"format": FORMAT, "version": VERSION, "source": source,

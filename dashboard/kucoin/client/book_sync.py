@@ -9,12 +9,14 @@ are passed in. Must not import aiohttp or anything above ``kucoin.client``.
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from types import ModuleType
 
 from dashboard.domain.book import PURE_PYTHON, OrderBook
 from dashboard.kucoin.client.parse_l2 import SEQ_MAX, Change, L2Update, decode_l2, decode_l2_fast
@@ -23,11 +25,13 @@ from dashboard.kucoin.client.parse_l2 import SEQ_MAX, Change, L2Update, decode_l
 # fields and ``apply_frame`` handles the common live frame in one call, falling back to the Python
 # path (below) for everything else. Without it (or with DASHBOARD_PURE_PYTHON=1) the Python path
 # does all of the work.
+_l2fast: ModuleType | None
 if PURE_PYTHON:
     _l2fast = None
 else:
     try:
-        from dashboard.kucoin.client import _l2fast
+        # imported by name: a compiled module, which a type checker cannot read
+        _l2fast = importlib.import_module("dashboard.kucoin.client._l2fast")
     except ImportError:  # not compiled (a source checkout without ``pip install -e .``)
         _l2fast = None
 

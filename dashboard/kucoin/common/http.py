@@ -16,7 +16,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[object]]
-Params = dict[str, str | int | Decimal | None]
+Params = Mapping[str, str | int | Decimal | None]
 
 _QUERY_SAFE = "-_.~,:"  # symbols, ids, numbers and comma lists go on the wire as they are (§2.2)
 _IDEMPOTENT_METHODS = frozenset({"GET", "DELETE"})
