@@ -66,9 +66,15 @@ async def _record(path: Path, *, seconds: float, faults: dict | None = None,
             sim.faults.clear()
             await eventually(lambda: feed.status().state is FeedState.LIVE, 30.0)
             sim.flow.rate_per_s = 0
-            await eventually(lambda: all((b := feed.book(s)) is not None
-                                         and b.sequence == sim.exchange.sequence(s)
-                                         for s in SYMBOLS), 10.0)
+            try:
+                await eventually(lambda: all((b := feed.book(s)) is not None
+                                             and b.sequence == sim.exchange.sequence(s)
+                                             for s in SYMBOLS), 30.0)
+            except AssertionError as exc:  # say where each book stands, for a failure on CI
+                books = {s: (b.sequence if (b := feed.book(s)) else None,
+                             sim.exchange.sequence(s)) for s in SYMBOLS}
+                raise AssertionError(f"{exc}; (feed, simulator) sequences: {books}; "
+                                     f"status: {feed.status()}") from None
             status = feed.status()
             state = {"books": _books(feed), "gaps": status.gaps, "resyncs": status.resyncs,
                      "frames": feed.counters.frames, "snapshots": feed.counters.snapshots,
