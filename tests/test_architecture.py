@@ -37,6 +37,7 @@ RULES = [
     ("hub.py", (*ADAPTERS, "dashboard.ui", *UI_LIBS)),
     ("market_view.py", (*ADAPTERS, "dashboard.hub", "dashboard.ui", *UI_LIBS)),
     ("ui", ADAPTERS),
+    ("research", (*ADAPTERS, "dashboard.hub", "dashboard.ui", *UI_LIBS)),
 ]
 
 
