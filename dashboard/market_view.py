@@ -1,8 +1,9 @@
 """The hub's immutable snapshot of one market (``MarketView``) and what is derived from it once per
 tick for every session: cumulative depth arrays, the book grouped by tick, the ladder's table rows.
 
-This is the one home of the bucket rule (bids floored, asks ceiled to a multiple of the tick): the
-grouping, the own-order marks and the bucket label all ask ``bucket_price``/``MarketView.bucket``.
+The bucket rule (bids floored, asks ceiled to a multiple of the tick) is
+``domain.buckets.bucket_price``:
+the grouping, the own-order marks and the bucket label all ask it (or ``MarketView.bucket``).
 Imports ``domain`` only (never ``kucoin``, ``simulator``, ``recording`` or ``config``); no Panel.
 """
 
@@ -11,10 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 import numpy as np
 
+from dashboard.domain.buckets import bucket_price
 from dashboard.domain.models import BookSnapshot, FeedStatus, Instrument, Ticker, Trade
 
 MAX_SPAN_PCT = 10.0  # depth arrays cover mid +- this; sessions choose a narrower span themselves
@@ -43,13 +45,6 @@ class Ladder:
     bucket: Decimal
     bids: tuple[Level, ...]  # best first
     asks: tuple[Level, ...]
-
-
-def bucket_price(price: Decimal, bucket: Decimal, side: str) -> Decimal:
-    """The bucket ``price`` falls in on ``side`` ("bid" or "ask"): bids floored, asks ceiled, so a
-    bucket never shows a bid above the real best bid or an ask below the real best ask."""
-    rounding = ROUND_FLOOR if side == "bid" else ROUND_CEILING
-    return (price / bucket).to_integral_value(rounding=rounding) * bucket
 
 
 @dataclass(frozen=True, slots=True)
