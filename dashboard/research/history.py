@@ -17,7 +17,7 @@ bids (floored). Sizes are summed exactly (Decimal) per bucket, then stored as fl
 
 Memory is fixed at construction (``nbytes``): with the defaults (7,200 columns of 250 ms = 30 min,
 2 x 200 buckets) one symbol takes 3 x 7,200 x 400 x 4 B = 34.56 MB for sizes and volumes plus
-7,200 x 40 B for the per-column vectors, about 34.85 MB.
+7,200 x 32 B for the per-column vectors: 34,790,400 B, about 34.8 MB (``nbytes`` says so).
 
 Imports ``dashboard.domain``, numpy, pandas and the stdlib only.
 """
