@@ -76,20 +76,22 @@ def test_columns_equal_the_exact_book_at_each_column_end_across_a_resync():
     rng = random.Random(9)
     bucket, levels = D("0.5"), 12  # a grid narrower than the book: off-grid levels are dropped
     history = BookHistory("BTC-USDT", bucket, column_ns=COL, capacity=400, levels=levels)
+    shallow = BookHistory("BTC-USDT", bucket, column_ns=COL, capacity=400, levels=levels)
     book = OrderBook("BTC-USDT", 1)
-    book.load(*_random_levels(rng, 912_000, 60), sequence=1)
+    book.load(*_random_levels(rng, 912_000, 150), sequence=1)  # deeper than 65
     at_end: dict[int, BookSnapshot] = {}  # column -> the last snapshot taken inside it
     ts = 1_700_000_000 * 10**9 + 17 * MS
     first = last = -1
     for step in range(400):
         ts += rng.randint(1, 120) * MS if step % 37 else 900 * MS  # now and then quiet columns
         if step == 200:  # a resync: the book replaced by a snapshot far away
-            book.load(*_random_levels(rng, 950_000, 40), sequence=book.sequence + 500)
+            book.load(*_random_levels(rng, 950_000, 100), sequence=book.sequence + 500)
         else:
             _apply_random_change(rng, book)
             book.sequence += 1
         snap = book.snapshot()
         history.on_book(ts, snap)
+        shallow.on_book(ts, book.snapshot((levels + 1) * 5))  # enough levels: bucket / tick = 5
         at_end[ts // COL] = snap
         first, last = (ts // COL if first < 0 else first), ts // COL
     history.advance((last + 1) * COL)
@@ -102,6 +104,8 @@ def test_columns_equal_the_exact_book_at_each_column_end_across_a_resync():
         shown = at_end.get(int(column), shown)  # a column without a book repeats the last one
         _assert_column(cols, i, shown, bucket, levels)
     assert D(cols.best_bid[-1]) > 94_000 > D(cols.best_bid[0])  # the resync moved the grid
+    shallow.advance((last + 1) * COL)
+    np.testing.assert_array_equal(shallow.window(0, 2**63).sizes, cols.sizes)
 
 
 def test_the_book_given_at_a_columns_end_is_not_shown_in_that_column():
@@ -263,3 +267,29 @@ def test_memory_is_fixed_and_30_minutes_of_one_symbol_is_about_35_mb():
     history = BookHistory("X", D("0.1"))
     assert history.capacity * history.column_ns == 30 * 60 * 10**9
     assert history.nbytes == 3 * 7200 * 400 * 4 + 7200 * 4 * 8 == 34_790_400
+
+
+def test_sampling_on_a_timer_at_column_ends_gives_the_book_at_each_end():
+    """``sample`` at a boundary closes the column before with the book at that instant; changes
+    after the boundary show only in later columns."""
+    history = BookHistory("X", D("1"), column_ns=COL, capacity=10, levels=2)
+    book = OrderBook("X")
+    book.load([["10", "1"]], [["12", "1"]], sequence=1)
+    history.sample(0, book.snapshot())
+    book.set_bid("10", "5")
+    book.sequence = 2
+    history.sample(COL, book.snapshot())  # the state at the end of column 0
+    book.set_bid("10", "9")
+    book.sequence = 3
+    history.on_book(COL + 1, book.snapshot())  # inside column 1, then a quiet tick
+    history.sample(2 * COL, book.snapshot())
+    cols = history.columns(0)
+    assert list(cols.index) == [0, 1] and list(cols.sequence) == [2, 3]
+    assert [float(cols.sizes[i].max()) for i in range(2)] == [5.0, 9.0]
+
+
+def test_a_bucket_must_be_a_multiple_of_the_tick():
+    """The grid's step is a multiple of the symbol's tick (checked when the tick is given)."""
+    BookHistory("X", D("0.5"), tick=D("0.1"))
+    with pytest.raises(ValueError, match="multiple"):
+        BookHistory("X", D("0.25"), tick=D("0.1"))

@@ -49,13 +49,21 @@ class _OpenTrades:
 
 
 class BookHistory:
-    """The heatmap history of one symbol (see the module docstring for the sampling rule)."""
+    """The heatmap history of one symbol (see the module docstring for the sampling rule).
+
+    ``bucket`` is the price step of the grid, a multiple of the symbol's ``tick`` (checked when
+    given); ``levels`` buckets on each side of the mid's bucket; ``capacity`` columns of
+    ``column_ns`` each (defaults: 30 min of 250 ms columns); the newest ``max_periods`` periods.
+    A snapshot needs only the levels that reach the grid: ``book.snapshot(n)`` with
+    n >= (levels + 1) x bucket / tick gives every column exactly.
+    """
 
     def __init__(
         self,
         symbol: str,
         bucket: Decimal,
         *,
+        tick: Decimal | None = None,
         column_ns: int = 250_000_000,
         capacity: int = 7200,
         levels: int = 200,
@@ -63,6 +71,8 @@ class BookHistory:
     ) -> None:
         if bucket <= 0 or column_ns <= 0 or capacity <= 0 or levels <= 0 or max_periods <= 0:
             raise ValueError("bucket, column_ns, capacity, levels and max_periods must be > 0")
+        if tick is not None and (tick <= 0 or bucket % tick):
+            raise ValueError(f"bucket {bucket} is not a multiple of the tick {tick}")
         self.symbol = symbol
         self.bucket = bucket
         self.column_ns = column_ns
@@ -94,6 +104,14 @@ class BookHistory:
         column closes, so calling this on every change costs a reference, not a bucketing."""
         self.advance(ts_ns)
         self._book = snapshot
+
+    def sample(self, ts_ns: int, snapshot: BookSnapshot) -> None:
+        """The book at the instant ``ts_ns``, for a driver on a timer: at a column boundary it is
+        the state at the END of the column before, which it closes. A timer at each boundary thus
+        gives exact columns for one snapshot per column (``on_book`` on every change does too)."""
+        self.advance(ts_ns - 1)
+        self._book = snapshot
+        self.advance(ts_ns)
 
     def on_trade(self, trade: Trade, ts_ns: int | None = None) -> None:
         """A trade at ``ts_ns`` (default ``trade.ts_ns``; pass the clock the books use)."""
