@@ -201,11 +201,11 @@ class SeriesBuilder:
         if ts_ns < self._open.start_ns:
             self.late_inputs += 1
             return [], self._open
-        self._skip_ahead(ts_ns)
-        closed = self.advance(ts_ns)
+        closed = self._skip_ahead(ts_ns)
+        closed += self.advance(ts_ns)
         return closed, self._open
 
-    def _skip_ahead(self, ts_ns: int) -> None:
+    def _skip_ahead(self, ts_ns: int) -> list[SeriesRow]:
         """After a long silence emit only the empty intervals that can still matter: those the
         deque keeps plus a volatility window (the rest would fall off at once)."""
         assert self._open is not None
@@ -213,11 +213,12 @@ class SeriesBuilder:
             self._vol_grid_ns // self.interval_ns
         )
         first = ts_ns - ts_ns % self.interval_ns - keep * self.interval_ns
-        if first > self._open.start_ns + self.interval_ns:
-            self._close()
-            start = max(first - first % self._vol_grid_ns, self._open.start_ns)
-            self._open = _Open(start)
-            self._vol_mids.clear()
+        if first <= self._open.start_ns + self.interval_ns:
+            return []
+        row = self._close()
+        self._open = _Open(max(first - first % self._vol_grid_ns, self._open.start_ns))
+        self._vol_mids.clear()
+        return [row]
 
     def _close(self) -> SeriesRow:
         """Emit the open interval as a row and open the next one."""
