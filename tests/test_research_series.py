@@ -16,8 +16,13 @@ from dashboard.kucoin.client import parse
 from dashboard.research.measures import (
     TopOfBook,
     depth_within,
+    microprice,
+    mid,
     ofi_contribution,
+    queue_imbalance,
     realized_vol,
+    spread_bps,
+    top_of_book,
 )
 from dashboard.research.series import SeriesBuilder, series_frame
 
@@ -100,6 +105,22 @@ def test_depth_boundary_is_inclusive() -> None:
                     [("100.05", "1"), ("100.10", "3"), ("100.11", "5")])
     assert depth_within(snapshot, D(10)) == (D(3), D(4))  # mid 100: 99.90 and 100.10 included
     assert depth_within(book([("99", "1")], []), D(10)) is None
+
+
+def test_microprice_is_mid_plus_spread_times_imbalance() -> None:
+    """P_w = m + s (I - 1/2) with I = Q_b/(Q_a+Q_b) (section A2), on random tops (seeded)."""
+    for t in _random_tops(seed=3, n=200):
+        m, s = mid(t), t.best_ask - t.best_bid
+        i = t.bid_size / (t.bid_size + t.ask_size)
+        assert abs(microprice(t) - (m + s * (i - D("0.5")))) < D("1e-20")
+        assert abs(queue_imbalance(t) - (2 * i - 1)) < D("1e-25")  # (Qb - Qa)/(Qb + Qa)
+        assert spread_bps(t) == D(10_000) * s / m
+
+
+def test_top_of_book_from_a_snapshot() -> None:
+    """The best level of each side with its size; an empty side is None with size 0."""
+    snapshot = book([("99.95", "1"), ("99.90", "2")], [])
+    assert top_of_book(snapshot, 7) == TopOfBook(7, D("99.95"), D(1), None, D(0))
 
 
 def test_one_sided_top_gives_no_prices() -> None:

@@ -34,6 +34,13 @@ class TopOfBook:
     ask_size: Decimal
 
 
+def top_of_book(book: BookSnapshot, ts_ns: int) -> TopOfBook:
+    """The top of a snapshot: what a driver feeds ``SeriesBuilder.on_top`` when it changed."""
+    bid, bid_size = book.bids[0] if book.bids else (None, _ZERO)
+    ask, ask_size = book.asks[0] if book.asks else (None, _ZERO)
+    return TopOfBook(ts_ns, bid, bid_size, ask, ask_size)
+
+
 def _bid_term(prev: TopOfBook, cur: TopOfBook) -> Decimal:
     """``1{b_n >= b_n-1} q_b,n - 1{b_n <= b_n-1} q_b,n-1``; an empty bid side counts as -inf."""
     if prev.best_bid is None and cur.best_bid is None:
