@@ -302,6 +302,9 @@ def test_rows_are_bounded_and_a_long_silence_is_cheap() -> None:
     assert b.rows[-1].realized_vol_1m == 0.0  # the carried mid is constant over the minute
     (row,) = b.advance(86_401 * S)
     assert (row.ts_ns, row.buy_volume) == (86_400 * S, D(1))
+    closed = b.advance(10 * 86_400 * S)  # advance skips a long silence the same way
+    assert len(closed) < 3600 + 61 + 2 and b.rows[-1].ts_ns == 10 * 86_400 * S - S
+    assert [r.ts_ns for r in b.rows] == list(range(b.rows[0].ts_ns, 10 * 86_400 * S, S))
 
 
 def test_series_frame_types() -> None:

@@ -186,7 +186,7 @@ class SeriesBuilder:
         """Close every interval that ends at or before ``now_ns``; returns the rows closed."""
         if self._open is None:
             return []
-        closed: list[SeriesRow] = []
+        closed = self._skip_ahead(now_ns)
         while self._open.start_ns + self.interval_ns <= now_ns:
             closed.append(self._close())
         return closed
@@ -201,9 +201,7 @@ class SeriesBuilder:
         if ts_ns < self._open.start_ns:
             self.late_inputs += 1
             return [], self._open
-        closed = self._skip_ahead(ts_ns)
-        closed += self.advance(ts_ns)
-        return closed, self._open
+        return self.advance(ts_ns), self._open
 
     def _skip_ahead(self, ts_ns: int) -> list[SeriesRow]:
         """After a long silence emit only the empty intervals that can still matter: those the
