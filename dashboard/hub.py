@@ -20,20 +20,11 @@ from dataclasses import dataclass, field
 from dashboard.aio import cancel_and_wait
 from dashboard.domain.interfaces import MarketFeed, OrderGatewayPort
 from dashboard.domain.models import Candle, FeedState, FeedStatus, Trade
-from dashboard.market_view import (
-    DepthArrays,
-    Ladder,
-    LadderRows,
-    MarketView,
-    bucket_price,
-    depth_arrays,
-    make_view,
-    with_status,
-)
+from dashboard.market_view import LadderRows, MarketView, make_view, with_status
 
-# The views' types live in market_view.py; they are re-exported as the hub's API.
-__all__ = ["BOOK_LEVELS", "TAPE_KEPT", "DepthArrays", "HubStats", "Ladder", "LadderRows",
-           "MarketHub", "MarketView", "bucket_price", "depth_arrays"]
+# The views' types live in market_view.py; the two the UI reads are re-exported as the hub's API
+# (the bucket rule's home is domain/buckets.py, not the hub).
+__all__ = ["BOOK_LEVELS", "TAPE_KEPT", "HubStats", "LadderRows", "MarketHub", "MarketView"]
 
 log = logging.getLogger(__name__)
 

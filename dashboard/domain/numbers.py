@@ -50,3 +50,8 @@ def amount_text(value: Decimal, currency: str, steps: Mapping[str, Decimal]) -> 
     with localcontext() as ctx:
         ctx.prec = 60  # quantize raises past the context's 28 digits: a large balance at 1e-8
         return plain(value.quantize(steps.get(currency, DEFAULT_STEP), rounding=ROUND_DOWN))
+
+
+def round_to_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
+    """``value`` as a whole multiple of ``step``, rounded the named ``decimal`` way."""
+    return (value / step).to_integral_value(rounding=rounding) * step

@@ -13,13 +13,10 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from .errors import OrderRuleError
 from .models import Instrument, OrderRequest, OrderType, Side, TimeInForce
-from .numbers import is_multiple, plain
+from .numbers import is_multiple, plain, round_to_step
 
 ZERO = Decimal(0)
 
-
-def _round(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    return (value / step).to_integral_value(rounding=rounding) * step
 
 
 def round_request(req: OrderRequest, inst: Instrument) -> OrderRequest:
@@ -28,9 +25,12 @@ def round_request(req: OrderRequest, inst: Instrument) -> OrderRequest:
     price = req.price
     if price is not None and req.type is OrderType.LIMIT:
         up_or_down = ROUND_FLOOR if req.side is Side.BUY else ROUND_CEILING
-        price = _round(price, inst.price_increment, up_or_down)
-    size = _round(req.size, inst.base_increment, ROUND_FLOOR) if req.size is not None else None
-    funds = _round(req.funds, inst.quote_increment, ROUND_FLOOR) if req.funds is not None else None
+        price = round_to_step(price, inst.price_increment, up_or_down)
+    size = funds = None
+    if req.size is not None:
+        size = round_to_step(req.size, inst.base_increment, ROUND_FLOOR)
+    if req.funds is not None:
+        funds = round_to_step(req.funds, inst.quote_increment, ROUND_FLOOR)
     return replace(req, price=price, size=size, funds=funds)
 
 
