@@ -42,8 +42,6 @@ class Exchange:
                  maker_fee: Decimal = Decimal("0.001"), taker_fee: Decimal = Decimal("0.001"),
                  seq_start: int = 1_000_000_000) -> None:
         self.rules: dict[str, SymbolRules] = {r.symbol: r for r in symbols}
-        self.maker_fee = maker_fee
-        self.taker_fee = taker_fee
         self._clock_ms = clock_ms
         self._outbox = Outbox()
         self.listeners = self._outbox.listeners
@@ -145,4 +143,4 @@ class Exchange:
     def expire(self) -> int:
         """Cancel GTT orders whose cancelAfter has passed; returns how many were cancelled."""
         now = self._clock_ms()
-        return len(self._matcher.cancel_groups(self._matcher.due_gtt(now), self._clock_ms()))
+        return len(self._matcher.cancel_groups(self._matcher.due_gtt(now), now))
