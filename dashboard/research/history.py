@@ -33,6 +33,7 @@ import numpy as np
 from dashboard.domain.buckets import bucket_price
 from dashboard.domain.models import BookSnapshot, Side, Trade
 from dashboard.research.history_frames import HistoryColumns, Period
+from dashboard.research.measures import book_mid
 
 __all__ = ["PERIOD_KINDS", "BookHistory", "HistoryColumns", "Period"]
 
@@ -253,9 +254,8 @@ def _bucket_book(book: BookSnapshot | None, bucket: Decimal, levels: int) -> _Ro
     rows = 2 * levels
     if book is None or not (book.bids or book.asks):
         return np.full(rows, np.nan, dtype=np.float32), 0, np.nan, np.nan, 0
-    if book.bids and book.asks:
-        mid = (book.bids[0][0] + book.asks[0][0]) / 2
-    else:  # one side only: centre on it
+    mid = book_mid(book)
+    if mid is None:  # one side only: centre on it
         mid = (book.bids or book.asks)[0][0]
     origin = int(bucket_price(mid, bucket, "bid") / bucket) - levels
     exact: dict[int, Decimal] = {}
