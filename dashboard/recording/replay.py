@@ -50,9 +50,9 @@ class ReplayMarketFeed(StateReads):
         self.path = Path(path)
         self.header = read_header(self.path)
         self.symbols = list(self.header["symbols"])
-        self.book_source = self.header.get("book_source", "level2")
-        self.state = KucoinMarketState(self.symbols, clock=time.monotonic, wall_clock=time.time,
-                                       book_source=self.book_source, trades_kept=trades_kept)
+        self.state = KucoinMarketState(
+            self.symbols, clock=time.monotonic, wall_clock=time.time,
+            book_source=self.header.get("book_source", "level2"), trades_kept=trades_kept)
         self.speed = speed
         self.lines = 0
         self.bad_lines = 0

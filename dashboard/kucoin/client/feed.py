@@ -74,7 +74,6 @@ class KucoinMarketFeed(StateReads):
                  retry_s: float = 5.0) -> None:
         self.state = KucoinMarketState(symbols, clock=time.monotonic, wall_clock=time.time,
                                        book_source=book_source, trades_kept=trades_kept)
-        self.book_source = book_source
         self.recorder = recorder
         self.rest = rest
         self.symbols = list(symbols)  # as asked for; ``state.symbols`` are the ones followed
@@ -133,7 +132,7 @@ class KucoinMarketFeed(StateReads):
             return [i for i in instruments if i.symbol in self.symbols]
 
     async def _subscribe(self, ws: KucoinWebSocket, symbols: list[str]) -> None:
-        await ws.subscribe(BOOK_SOURCES[self.book_source], symbols)
+        await ws.subscribe(BOOK_SOURCES[self.state.book_source], symbols)
         await ws.subscribe(c.TOPIC_MATCH, symbols)
         await ws.subscribe(c.TOPIC_TICKER, symbols)
         if self.candle_intervals:
@@ -265,9 +264,9 @@ class KucoinMarketFeed(StateReads):
             detail=self._detail(), problem=self._problem(ws))
 
     def _detail(self) -> str:
-        if self.book_source != "level2":
-            detail = (f"books from {BOOK_SOURCES[self.book_source]}: "
-                      f"top {self.book_source[5:]} levels only")
+        if not self.state.level2:
+            detail = (f"books from {BOOK_SOURCES[self.state.book_source]}: "
+                      f"top {self.state.book_source[5:]} levels only")
         elif self.full_book:
             detail = ""
         else:

@@ -311,6 +311,10 @@ class StateReads:
         return self.state.router
 
     @property
+    def book_source(self) -> str:
+        return self.state.book_source
+
+    @property
     def counters(self) -> FeedCounters:
         return self.state.counters
 
