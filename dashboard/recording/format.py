@@ -143,7 +143,8 @@ def iter_lines(path: str | Path) -> Iterator[str]:
     except _DAMAGE_ERRORS as exc:
         raise DamagedRecording(path, n, raw.tell(), exc) from None
     finally:
-        text.close()  # and the gzip layer and the file under it
+        text.close()  # and the gzip layer, which does not close a file it was handed:
+        raw.close()
 
 
 # ---- domain objects <-> JSON
