@@ -29,6 +29,7 @@ from dashboard.kucoin.client.feed import KucoinMarketFeed
 from dashboard.kucoin.client.rest import KucoinRestClient
 from dashboard.recording.recorder import Recorder
 from dashboard.recording.replay import ReplayMarketFeed
+from dashboard.research.collector import ResearchCollector
 from dashboard.simulator.server import SimConfig, Simulator
 from dashboard.ui import bokeh_patches, ws_batch
 from dashboard.ui.app import create_app, error_page
@@ -85,7 +86,8 @@ class Runtime:
         self.feed = ReplayMarketFeed(settings.replay_path or "", speed=settings.replay_speed)
         self.settings = dataclasses.replace(settings, symbols=tuple(self.feed.symbols),
                                             credentials=None)
-        self.hub = MarketHub(self.feed, None, mode="replay", trading_enabled=False)
+        self.hub = MarketHub(self.feed, None, mode="replay", trading_enabled=False,
+                             research=ResearchCollector(self.feed))
 
     def _build_venue(self, settings: Settings) -> None:
         """The simulator (sim mode) or api.kucoin.com (live), the same client either way."""
@@ -112,7 +114,8 @@ class Runtime:
                                          symbols=settings.symbols, limits=limits,
                                          prices=mid_prices(feed))
         self.hub = MarketHub(feed, self.account, mode=settings.mode,
-                             trading_enabled=settings.trading_enabled)
+                             trading_enabled=settings.trading_enabled,
+                             research=ResearchCollector(feed))
 
     async def _start(self) -> None:
         if self.sim is not None:

@@ -4,7 +4,9 @@ Owns the feed (and the account, when there is one): starts them, ticks at the da
 and computes once per tick what every viewer needs -- depth arrays, ladders grouped by tick and
 their rows, spread, imbalance, the recent tape -- as immutable ``MarketView`` snapshots
 (``market_view.py``, re-exported here). Sessions read the newest view at their own rate; nothing
-here is per-session. Imports ``domain`` and ``aio`` only (never ``kucoin``, ``simulator``,
+here is per-session. Beside it, when given one, the research collector keeps the book history and
+the microstructure series (``dashboard.research.collector``); the hub starts and closes it with the
+feed. Imports ``domain``, ``aio`` and ``research`` only (never ``kucoin``, ``simulator``,
 ``recording`` or ``config``), so it runs on any MarketFeed, real or fake.
 """
 
@@ -21,6 +23,7 @@ from dashboard.aio import cancel_and_wait
 from dashboard.domain.interfaces import MarketFeed, OrderGatewayPort
 from dashboard.domain.models import Candle, FeedState, FeedStatus, Trade
 from dashboard.market_view import LadderRows, MarketView, make_view, with_status
+from dashboard.research.collector import ResearchCollector
 
 # The views' types live in market_view.py; the two the UI reads are re-exported as the hub's API
 # (the bucket rule's home is domain/buckets.py, not the hub).
@@ -47,8 +50,10 @@ class MarketHub:
     any time."""
 
     def __init__(self, feed: MarketFeed, account: OrderGatewayPort | None = None, *,
-                 tick_s: float = 0.1, mode: str = "sim", trading_enabled: bool = True) -> None:
+                 tick_s: float = 0.1, mode: str = "sim", trading_enabled: bool = True,
+                 research: ResearchCollector | None = None) -> None:
         self.feed = feed
+        self.research = research  # book history and series, once per process (None: not kept)
         self.account = account
         self.tick_s = tick_s
         self.mode = mode
@@ -73,6 +78,8 @@ class MarketHub:
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         try:
+            if self.research is not None:
+                self.research.attach()  # before the first snapshot: it sees the book from birth
             await self.feed.start()
             if self.account is not None:
                 await self.account.start()
@@ -81,12 +88,16 @@ class MarketHub:
             log.exception("hub: start failed")
             raise
         self._task = asyncio.create_task(self._run(), name="market-hub")
+        if self.research is not None:
+            await self.research.start()
         self.started.set()
 
     async def close(self) -> None:
         tasks = ([self._task] if self._task else []) + list(self._candle_tasks.values())
         self._task = None
         await cancel_and_wait(tasks)
+        if self.research is not None:
+            await self.research.close()
         if self.account is not None:
             await self.account.close()
         await self.feed.close()

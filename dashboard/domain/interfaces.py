@@ -80,3 +80,39 @@ class OrderGatewayPort(Protocol):
     def open_orders(self) -> Sequence[Order]: ...
     def balances(self) -> Sequence[Balance]: ...
     def fills(self) -> Sequence[Fill]: ...
+
+
+class FeedListener(Protocol):
+    """Told around every input a feed's core takes (a frame, a snapshot, a disconnect), with the
+    feed's own clock (``ObservedFeed.clock_ns``): ``before_event`` sees the state the input is
+    about to change, ``after_event`` the state it left. Both run on the feed's loop, in the hot
+    path: they must be cheap and must not raise."""
+
+    def before_event(self, ts_ns: int) -> None: ...
+    def after_event(self, ts_ns: int) -> None: ...
+
+
+@runtime_checkable
+class ObservedFeed(Protocol):
+    """A ``MarketFeed`` that says when it changes, cheaply enough to be asked on every input:
+    what the research collector (``dashboard.research.collector``) needs to see every change of
+    the top of book and every trade, and the book exactly at each column boundary."""
+
+    def add_listener(self, listener: FeedListener) -> None: ...
+    def remove_listener(self, listener: FeedListener) -> None: ...
+
+    def clock_ns(self) -> int:
+        """Epoch ns on the feed's clock: the wall clock live, the recorded clock in a replay."""
+        ...
+
+    def book_sequence(self, symbol: str) -> int | None:
+        """A number that changes whenever the symbol's book does; None while it is not valid."""
+        ...
+
+    def top_of_book(self, symbol: str) -> BookSnapshot | None:
+        """The best level of each side (O(1), unlike ``book(symbol, 1)``); None while not valid."""
+        ...
+
+    def trades_seen(self, symbol: str) -> int:
+        """How many trades of ``symbol`` have arrived so far (``trades`` keeps only the newest)."""
+        ...

@@ -25,7 +25,8 @@ from dashboard.domain.models import (
     FeedStatus,
     Instrument,
 )
-from dashboard.kucoin.client.market_state import KucoinMarketState, StateReads
+from dashboard.kucoin.client.market_state import KucoinMarketState
+from dashboard.kucoin.client.state_reads import StateReads
 
 from .format import (
     DamagedRecording,
@@ -51,7 +52,7 @@ class ReplayMarketFeed(StateReads):
         self.header = read_header(self.path)
         self.symbols = list(self.header["symbols"])
         self.state = KucoinMarketState(
-            self.symbols, clock=time.monotonic, wall_clock=time.time,
+            self.symbols, clock=time.monotonic, wall_clock=self._recorded_now,
             book_source=self.header.get("book_source", "level2"), trades_kept=trades_kept)
         self.speed = speed
         self.lines = 0
@@ -64,6 +65,12 @@ class ReplayMarketFeed(StateReads):
         self._recorded_candles: dict[tuple[str, str], list[Candle]] = {}
         self._at_t: float | None = None  # recorded time of the newest event played
         self._last_event = 0.0  # time.monotonic() when it was played
+
+    def _recorded_now(self) -> float:
+        """The core's wall clock: the recorded time of the event being played (the machine's
+        clock before the first), so a replay's books, trades and research columns carry the
+        recording's times."""
+        return time.time() if self._at_t is None else self._at_t
 
     # ---- lifecycle
     async def start(self) -> None:
@@ -128,6 +135,7 @@ class ReplayMarketFeed(StateReads):
                 await asyncio.sleep(delay)
             elif n % 500 == 0:
                 await asyncio.sleep(0)
+            self._at_t = t  # before the dispatch: the core's clock (listeners, book ts) reads it
             try:
                 self._dispatch(kind, payload)
             except _REPLAY_ERRORS as exc:
@@ -135,7 +143,6 @@ class ReplayMarketFeed(StateReads):
                 log.warning("replay: line %d (%s) skipped: %s", n + 1, kind, exc)
                 continue
             self.lines += 1
-            self._at_t = t
             self._last_event = time.monotonic()
 
     def _dispatch(self, kind: str, payload: object) -> None:

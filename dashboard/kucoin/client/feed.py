@@ -33,8 +33,9 @@ from dashboard.kucoin.common.retry import backoff
 from dashboard.kucoin.common.ws import ConnState, KucoinWebSocket
 from dashboard.kucoin.protocol import spot as c
 
-from .market_state import BOOK_SOURCES, KucoinMarketState, StateReads
+from .market_state import BOOK_SOURCES, KucoinMarketState
 from .rest import KucoinRestClient
+from .state_reads import StateReads
 
 log = logging.getLogger(__name__)
 

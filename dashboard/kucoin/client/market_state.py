@@ -15,10 +15,12 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 
 import orjson
 
 from dashboard.domain.book import OrderBook
+from dashboard.domain.interfaces import FeedListener
 from dashboard.domain.models import (
     BookSnapshot,
     Candle,
@@ -78,6 +80,9 @@ class KucoinMarketState:
         self._last_l2: dict[str, float] = {}  # (re)subscription or depth push, clock seconds
         self._lost_at: dict[str, float] = {}  # when a symbol's book stopped being valid
         self._rate = Rate(clock)
+        self.listeners: list[FeedListener] = []  # told around every input (ObservedFeed)
+        self._trades_seen: dict[str, int] = dict.fromkeys(self.symbols, 0)
+        self._depth_pushes: dict[str, int] = {}
 
     @property
     def level2(self) -> bool:
@@ -101,6 +106,22 @@ class KucoinMarketState:
 
     def on_frame(self, text: str) -> Action | None:
         """One raw data frame; a bad one is counted and skipped. An Action: fetch that snapshot."""
+        if self.listeners:
+            return self._observed(self._on_frame, text)
+        return self._on_frame(text)
+
+    def _observed(self, handler: Callable[..., Action | None], *args: object) -> Action | None:
+        """Run one input between the listeners' before and after calls (one timestamp each)."""
+        ts_ns = int(self._wall_clock() * 1e9)
+        for listener in self.listeners:
+            listener.before_event(ts_ns)
+        try:
+            return handler(*args)
+        finally:
+            for listener in self.listeners:
+                listener.after_event(ts_ns)
+
+    def _on_frame(self, text: str) -> Action | None:
         self.counters.frames += 1
         self._rate.tick()
         try:
@@ -116,6 +137,13 @@ class KucoinMarketState:
         self, symbol: str, sequence: int | str, bids: list, asks: list
     ) -> Action | None:
         """A REST snapshot for ``symbol``; an Action: it could not bridge the buffer, ask again."""
+        if self.listeners:
+            return self._observed(self._on_snapshot, symbol, sequence, bids, asks)
+        return self._on_snapshot(symbol, sequence, bids, asks)
+
+    def _on_snapshot(
+        self, symbol: str, sequence: int | str, bids: list, asks: list
+    ) -> Action | None:
         sync = self.router.syncs.get(symbol)
         if sync is None:
             return None
@@ -141,6 +169,9 @@ class KucoinMarketState:
 
     def on_disconnected(self) -> None:
         """The connection is gone: every book is void (§8.3)."""
+        self._observed(self._on_disconnected) if self.listeners else self._on_disconnected()
+
+    def _on_disconnected(self) -> None:
         now = self._clock()
         for symbol in self.symbols:
             self._lost_at.setdefault(symbol, now)
@@ -149,6 +180,12 @@ class KucoinMarketState:
 
     def reset_symbol(self, symbol: str) -> None:
         """One symbol's channel is resubscribed: its book is void until a new snapshot."""
+        if self.listeners:
+            self._observed(self._reset_symbol, symbol)
+        else:
+            self._reset_symbol(symbol)
+
+    def _reset_symbol(self, symbol: str) -> None:
         sync = self.router.syncs.get(symbol)
         if sync is None:
             return
@@ -193,6 +230,7 @@ class KucoinMarketState:
         rows = self._trades.get(trade.symbol)
         if rows is not None:
             rows.append(trade)
+            self._trades_seen[trade.symbol] += 1
 
     def _handle_depth(self, symbol: str, data: object) -> None:
         """``level2Depth5/50``: an authoritative top-N book on every push, no sequence (§7.5)."""
@@ -204,6 +242,7 @@ class KucoinMarketState:
         except (KeyError, TypeError, ValueError) as exc:
             raise KucoinProtocolError(f"malformed depth push: {exc}") from None
         self._depth_books[symbol] = book
+        self._depth_pushes[symbol] = self._depth_pushes.get(symbol, 0) + 1
         self._last_l2[symbol] = self._clock()
 
     def _handle_candle(self, candle: Candle) -> None:
@@ -262,7 +301,34 @@ class KucoinMarketState:
         return sync.book.snapshot(depth, ts_ms)
 
     def trades(self, symbol: str, limit: int = 100) -> Sequence[Trade]:
-        return list(self._trades.get(symbol, ()))[-limit:]
+        rows = self._trades.get(symbol, ())
+        if limit < len(rows):  # the newest few without copying the whole deque
+            return list(islice(reversed(rows), limit))[::-1]
+        return list(rows)
+
+    # ---- reads for listeners (ObservedFeed): cheap enough for every input
+    def clock_ns(self) -> int:
+        return int(self._wall_clock() * 1e9)
+
+    def book_sequence(self, symbol: str) -> int | None:
+        if not self.level2:
+            return self._depth_pushes.get(symbol)
+        sync = self.router.syncs.get(symbol)
+        return sync.book.sequence if sync is not None and sync.live else None
+
+    def top_of_book(self, symbol: str) -> BookSnapshot | None:
+        if not self.level2:
+            return self.book(symbol, 1)  # a depth push holds at most 50 levels
+        sync = self.router.syncs.get(symbol)
+        if sync is None or not sync.live:
+            return None
+        book = sync.book
+        bid, ask = book.best_bid(), book.best_ask()
+        return BookSnapshot(symbol, book.sequence, (bid,) if bid else (), (ask,) if ask else (),
+                            int(self._wall_clock() * 1000))
+
+    def trades_seen(self, symbol: str) -> int:
+        return self._trades_seen.get(symbol, 0)
 
     def ticker(self, symbol: str) -> Ticker | None:
         return self._tickers.get(symbol)
@@ -298,40 +364,6 @@ class KucoinMarketState:
             lat for sync in self.router.syncs.values() if (lat := sync.latency_ms) is not None
         ]
         return sum(values) / len(values) if values else None
-
-
-class StateReads:
-    """The ``MarketFeed`` reads of a driver, answered by its core: both drivers (live and replay)
-    inherit these instead of each keeping a copy of the same delegations."""
-
-    state: KucoinMarketState
-
-    @property
-    def router(self) -> L2Router:
-        return self.state.router
-
-    @property
-    def book_source(self) -> str:
-        return self.state.book_source
-
-    @property
-    def counters(self) -> FeedCounters:
-        return self.state.counters
-
-    def instruments(self) -> Mapping[str, Instrument]:
-        return self.state.instruments()
-
-    def book(self, symbol: str, depth: int | None = None) -> BookSnapshot | None:
-        return self.state.book(symbol, depth)
-
-    def trades(self, symbol: str, limit: int = 100) -> Sequence[Trade]:
-        return self.state.trades(symbol, limit)
-
-    def ticker(self, symbol: str) -> Ticker | None:
-        return self.state.ticker(symbol)
-
-    def candles(self, symbol: str, interval: str) -> Sequence[Candle]:
-        return self.state.candles(symbol, interval)
 
 
 class Rate:
