@@ -26,7 +26,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from dashboard.aio import cancel_and_wait
@@ -53,7 +53,8 @@ class SymbolTrack:
     symbol: str
     series: SeriesBuilder
     tops: deque[TopOfBook]
-    trades: deque[Trade]
+    trades: deque[Trade]  # as the exchange sent them (``ts_ns``: its match time)
+    received_ns: deque[int]  # when each of ``trades`` arrived, on the feed's clock
     history: BookHistory | None = None
     live: bool = False  # the book was valid at the last look
     ever_live: bool = False  # a first sync is not a period; a later loss is
@@ -86,7 +87,8 @@ class ResearchCollector:
                  levels: int = 100, interval_s: float = 1.0, sample_s: float = 0.05,
                  clock_ns: Callable[[], int] | None = None) -> None:
         self.feed = feed
-        self.observed = isinstance(feed, ObservedFeed)
+        self.watched: ObservedFeed | None = feed if isinstance(feed, ObservedFeed) else None
+        self.observed = self.watched is not None
         self.column_ns = round(column_s * 1e9)
         self.capacity = capacity
         self.levels = levels
@@ -106,8 +108,8 @@ class ResearchCollector:
     # ---- lifecycle
     def attach(self) -> None:
         """Start listening to the feed (before ``feed.start()`` sees the first snapshot)."""
-        if self.observed and not self._attached:
-            self.feed.add_listener(self)  # type: ignore[attr-defined]  # ObservedFeed, checked
+        if self.watched is not None and not self._attached:
+            self.watched.add_listener(self)
             self._attached = True
 
     async def start(self) -> None:
@@ -117,8 +119,8 @@ class ResearchCollector:
     async def close(self) -> None:
         task, self._task = self._task, None
         await cancel_and_wait([task] if task else [])
-        if self._attached:
-            self.feed.remove_listener(self)  # type: ignore[attr-defined]
+        if self.watched is not None and self._attached:
+            self.watched.remove_listener(self)
             self._attached = False
 
     async def _run(self) -> None:
@@ -142,7 +144,7 @@ class ResearchCollector:
         if track is None:
             track = self.tracks[symbol] = SymbolTrack(
                 symbol, SeriesBuilder(self.interval_s), deque(maxlen=TOPS_KEPT),
-                deque(maxlen=TRADES_KEPT))
+                deque(maxlen=TRADES_KEPT), deque(maxlen=TRADES_KEPT))
         return track
 
     def history(self, symbol: str) -> BookHistory | None:
@@ -201,23 +203,23 @@ class ResearchCollector:
             self._note_top(track, ts_ns)
         seen = self._trades_seen(track.symbol)
         if seen != track.trades_seen:
-            self._note_trades(track, seen)
+            self._note_trades(track, seen, ts_ns)
 
     def _sequence(self, symbol: str) -> int | None:
-        if self.observed:
-            return self.feed.book_sequence(symbol)  # type: ignore[attr-defined]
+        if self.watched is not None:
+            return self.watched.book_sequence(symbol)
         book = self.feed.book(symbol, 1)
         return None if book is None else book.sequence
 
     def _trades_seen(self, symbol: str) -> int:
-        if self.observed:
-            return int(self.feed.trades_seen(symbol))  # type: ignore[attr-defined]
+        if self.watched is not None:
+            return self.watched.trades_seen(symbol)
         trades = self.feed.trades(symbol, 1)
         return hash(trades[-1].trade_id) if trades else 0  # a change marker, not a count
 
     def _note_top(self, track: SymbolTrack, ts_ns: int) -> None:
-        if self.observed:
-            book = self.feed.top_of_book(track.symbol)  # type: ignore[attr-defined]
+        if self.watched is not None:
+            book = self.watched.top_of_book(track.symbol)
         else:
             book = self.feed.book(track.symbol, 1)
         if book is None:
@@ -233,7 +235,10 @@ class ResearchCollector:
         if track.history is None:
             self._start_history(track, book, ts_ns)
 
-    def _note_trades(self, track: SymbolTrack, seen: int) -> None:
+    def _note_trades(self, track: SymbolTrack, seen: int, ts_ns: int) -> None:
+        """New trades, placed in the series and the heatmap at ``ts_ns``, when they arrived: one
+        clock for books, tops and trades (the exchange's match time runs on another clock, and a
+        trade stamped a little ahead would close a column before the book at its end was seen)."""
         new = seen - track.trades_seen if self.observed else 1000
         track.trades_seen = seen
         trades = self.feed.trades(track.symbol, max(1, new))
@@ -243,9 +248,10 @@ class ResearchCollector:
             trades = trades[ids.index(last.trade_id) + 1:] if last.trade_id in ids else trades
         for trade in trades:
             track.trades.append(trade)
-            track.series.on_trade(trade)
+            track.received_ns.append(ts_ns)
+            track.series.on_trade(replace(trade, ts_ns=ts_ns))
             if track.history is not None:
-                track.history.on_trade(trade)
+                track.history.on_trade(trade, ts_ns)
             self.stats.trades += 1
 
     # ---- periods
