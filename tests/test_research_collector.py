@@ -69,6 +69,7 @@ async def market():
         shots = BoundarySnapshots(feed)
         feed.add_listener(shots)  # first: it looks before the collector changes anything
         collector = ResearchCollector(feed, column_s=COLUMN_NS / 1e9, capacity=600, levels=60)
+        assert collector.observed  # the real client is an ObservedFeed: every input is seen
         await collector.start()
         await feed.start()
         try:

@@ -223,6 +223,12 @@ class OrderBook(BookCore):
         tick = self.best_ask_tick()
         return None if tick is None else (self._price(tick), Decimal(self._asks[tick]))
 
+    def top_key(self) -> tuple[int | None, str | None, int | None, str | None]:
+        """The best tick and size text of each side: equal keys, equal tops (cheap: no Decimals)."""
+        bid, ask = self.best_bid_tick(), self.best_ask_tick()
+        return (bid, None if bid is None else self._bids[bid],
+                ask, None if ask is None else self._asks[ask])
+
     def crossed(self) -> bool:
         """True when best bid >= best ask (a corrupt book)."""
         bid = self.best_bid_tick()

@@ -7,7 +7,7 @@ Imports only ``domain``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -105,14 +105,20 @@ class ObservedFeed(Protocol):
         """Epoch ns on the feed's clock: the wall clock live, the recorded clock in a replay."""
         ...
 
-    def book_sequence(self, symbol: str) -> int | None:
-        """A number that changes whenever the symbol's book does; None while it is not valid."""
+    def book_sequences(self) -> Mapping[str, int | None]:
+        """Per symbol, a number that changes whenever its book does; None while it is not valid
+        (one call for every symbol: asked after every input)."""
+        ...
+
+    def top_key(self, symbol: str) -> Hashable:
+        """Equal while the best price and size of each side stay the same (cheaper than
+        ``top_of_book``, which is asked only when this changed); None while not valid."""
         ...
 
     def top_of_book(self, symbol: str) -> BookSnapshot | None:
         """The best level of each side (O(1), unlike ``book(symbol, 1)``); None while not valid."""
         ...
 
-    def trades_seen(self, symbol: str) -> int:
-        """How many trades of ``symbol`` have arrived so far (``trades`` keeps only the newest)."""
+    def trades_seen(self) -> Mapping[str, int]:
+        """Per symbol, how many trades have arrived so far (``trades`` keeps only the newest)."""
         ...

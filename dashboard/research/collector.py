@@ -25,7 +25,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -61,6 +61,7 @@ class SymbolTrack:
     period_kind: str | None = None  # the open period's kind while the book is away
     sequence: int | None = None
     top: tuple | None = None  # (bid, bid size, ask, ask size) of the last top seen
+    top_key: Hashable = None  # the feed's cheap marker of that top (ObservedFeed.top_key)
     trades_seen: int = 0
     next_column_ns: int | None = None  # the next column boundary to sample the book at
 
@@ -168,9 +169,16 @@ class ResearchCollector:
     def after_event(self, ts_ns: int) -> None:
         self.stats.events += 1
         self._last_input_ns = ts_ns
+        assert self.watched is not None
         try:
+            sequences, seen = self.watched.book_sequences(), self.watched.trades_seen()
             for symbol in self.feed.symbols:
-                self._look(self.track(symbol), ts_ns)
+                track = self.tracks.get(symbol) or self.track(symbol)
+                sequence = sequences.get(symbol)
+                if sequence is not None and sequence == track.sequence and track.live \
+                        and seen.get(symbol, 0) == track.trades_seen:
+                    continue  # the common case: another symbol's input
+                self._look(track, ts_ns, sequence, seen.get(symbol, 0))
         except Exception:
             self.stats.errors += 1
             log.exception("research collector: after_event failed")
@@ -183,14 +191,14 @@ class ResearchCollector:
         state = self.feed.status().state
         for symbol in self.feed.symbols:
             track = self.track(symbol)
-            self._look(track, now, state)
+            self._look(track, now, self._sequence(symbol), self._trades_seen(symbol), state)
             if track.history is not None:
                 track.history.advance(now)
             track.series.advance(now)
 
     # ---- looking at one symbol
-    def _look(self, track: SymbolTrack, ts_ns: int, state: FeedState | None = None) -> None:
-        sequence = self._sequence(track.symbol)
+    def _look(self, track: SymbolTrack, ts_ns: int, sequence: int | None, seen: int,
+              state: FeedState | None = None) -> None:
         stale = state is FeedState.STALE
         if sequence is None or stale:
             if track.live:
@@ -201,24 +209,27 @@ class ResearchCollector:
         if sequence != track.sequence:
             track.sequence = sequence
             self._note_top(track, ts_ns)
-        seen = self._trades_seen(track.symbol)
         if seen != track.trades_seen:
             self._note_trades(track, seen, ts_ns)
 
     def _sequence(self, symbol: str) -> int | None:
         if self.watched is not None:
-            return self.watched.book_sequence(symbol)
+            return self.watched.book_sequences().get(symbol)
         book = self.feed.book(symbol, 1)
         return None if book is None else book.sequence
 
     def _trades_seen(self, symbol: str) -> int:
         if self.watched is not None:
-            return self.watched.trades_seen(symbol)
+            return self.watched.trades_seen().get(symbol, 0)
         trades = self.feed.trades(symbol, 1)
         return hash(trades[-1].trade_id) if trades else 0  # a change marker, not a count
 
     def _note_top(self, track: SymbolTrack, ts_ns: int) -> None:
         if self.watched is not None:
+            key = self.watched.top_key(track.symbol)
+            if key is not None and key == track.top_key:
+                return  # the book changed below the top
+            track.top_key = key
             book = self.watched.top_of_book(track.symbol)
         else:
             book = self.feed.book(track.symbol, 1)
@@ -269,7 +280,7 @@ class ResearchCollector:
         self._gaps = status.gaps
         track.live = False
         track.period_kind = kind
-        track.top = None
+        track.top = track.top_key = None
         track.sequence = None
         if track.history is not None:
             track.history.on_period(kind, ts_ns)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -310,11 +310,17 @@ class KucoinMarketState:
     def clock_ns(self) -> int:
         return int(self._wall_clock() * 1e9)
 
-    def book_sequence(self, symbol: str) -> int | None:
+    def book_sequences(self) -> Mapping[str, int | None]:
+        if not self.level2:
+            return {s: self._depth_pushes.get(s) for s in self.symbols}
+        return {s: sync.book.sequence if sync.live else None
+                for s, sync in self.router.syncs.items()}
+
+    def top_key(self, symbol: str) -> Hashable:
         if not self.level2:
             return self._depth_pushes.get(symbol)
         sync = self.router.syncs.get(symbol)
-        return sync.book.sequence if sync is not None and sync.live else None
+        return sync.book.top_key() if sync is not None and sync.live else None
 
     def top_of_book(self, symbol: str) -> BookSnapshot | None:
         if not self.level2:
@@ -327,8 +333,8 @@ class KucoinMarketState:
         return BookSnapshot(symbol, book.sequence, (bid,) if bid else (), (ask,) if ask else (),
                             int(self._wall_clock() * 1000))
 
-    def trades_seen(self, symbol: str) -> int:
-        return self._trades_seen.get(symbol, 0)
+    def trades_seen(self) -> Mapping[str, int]:
+        return self._trades_seen  # read-only for callers (ObservedFeed)
 
     def ticker(self, symbol: str) -> Ticker | None:
         return self._tickers.get(symbol)

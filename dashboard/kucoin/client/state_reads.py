@@ -5,7 +5,7 @@ instead of each keeping a copy of the same delegations. Imports nothing above ``
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 from dashboard.domain.interfaces import FeedListener
 from dashboard.domain.models import BookSnapshot, Candle, Instrument, Ticker, Trade
@@ -58,11 +58,14 @@ class StateReads:
     def clock_ns(self) -> int:
         return self.state.clock_ns()
 
-    def book_sequence(self, symbol: str) -> int | None:
-        return self.state.book_sequence(symbol)
+    def book_sequences(self) -> Mapping[str, int | None]:
+        return self.state.book_sequences()
+
+    def top_key(self, symbol: str) -> Hashable:
+        return self.state.top_key(symbol)
 
     def top_of_book(self, symbol: str) -> BookSnapshot | None:
         return self.state.top_of_book(symbol)
 
-    def trades_seen(self, symbol: str) -> int:
-        return self.state.trades_seen(symbol)
+    def trades_seen(self) -> Mapping[str, int]:
+        return self.state.trades_seen()
