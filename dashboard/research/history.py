@@ -3,7 +3,8 @@
 Each column holds the resting size per price bucket on a grid of ``2 x levels`` buckets centred on
 the mid, the traded buy/sell volume per bucket (by taker side), and the best bid/ask. Timestamps are
 passed in; nothing here reads a clock, sleeps or does I/O, so the hub (or a replay, or a test)
-drives it. The feed's gap, resync, reconnect and stale periods are kept beside it as intervals.
+drives it. The feed's gap, resync, reconnect and stale periods are kept beside it as intervals
+(``periods.Period``, fed as ``SeriesBuilder`` takes them).
 
 The sampling rule: column ``k`` covers ``[k * column_ns, (k + 1) * column_ns)`` and shows the book
 as it stood at the column's END, i.e. the last snapshot given with a ts inside the column, or the
@@ -23,13 +24,13 @@ trade), so only the non-empty cells are held, per column one small array of (row
 12 B a cell plus a 112 B array header; it grows with the trades (``volume_nbytes``) and is freed
 when the ring reuses the column. ``nbytes`` is the sum of both.
 
-Imports ``dashboard.domain``, numpy, pandas and the stdlib only.
+Imports ``dashboard.domain``, ``research.history_frames``/``measures``/``periods``, numpy and
+the stdlib only.
 """
 
 from __future__ import annotations
 
 import sys
-from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -37,12 +38,12 @@ import numpy as np
 
 from dashboard.domain.buckets import bucket_price
 from dashboard.domain.models import BookSnapshot, Side, Trade
-from dashboard.research.history_frames import HistoryColumns, Period
+from dashboard.research.history_frames import HistoryColumns
 from dashboard.research.measures import book_mid
+from dashboard.research.periods import PERIOD_KINDS, Period, PeriodLog, as_period
 
 __all__ = ["PERIOD_KINDS", "BookHistory", "HistoryColumns", "Period"]
 
-PERIOD_KINDS = ("gap", "resync", "reconnect", "stale")
 _Row = tuple[np.ndarray, int, float, float, int]  # sizes, origin, best bid, best ask, sequence
 # One traded cell of a column: its grid row and the buy/sell volume there (rows sorted, unique).
 _CELL = np.dtype([("row", np.int32), ("buy", np.float32), ("sell", np.float32)])
@@ -77,8 +78,8 @@ class BookHistory:
         levels: int = 100,
         max_periods: int = 1000,
     ) -> None:
-        if bucket <= 0 or column_ns <= 0 or capacity <= 0 or levels <= 0 or max_periods <= 0:
-            raise ValueError("bucket, column_ns, capacity, levels and max_periods must be > 0")
+        if bucket <= 0 or column_ns <= 0 or capacity <= 0 or levels <= 0:
+            raise ValueError("bucket, column_ns, capacity and levels must be > 0")
         if tick is not None and (tick <= 0 or bucket % tick):
             raise ValueError(f"bucket {bucket} is not a multiple of the tick {tick}")
         self.symbol = symbol
@@ -100,7 +101,7 @@ class BookHistory:
         self._last: _Row | None = None  # the last closed column's book part, for repeats
         self._last_book: BookSnapshot | None = None  # the snapshot ``_last`` was made from
         self._trades = _OpenTrades({}, {})
-        self._periods: deque[Period] = deque(maxlen=max_periods)
+        self._periods = PeriodLog(max_periods)  # checks max_periods > 0
         self.trades_outside = 0  # trades whose bucket fell off their column's grid
         self.trades_dropped = 0  # trades too late for the ring
 
@@ -150,19 +151,15 @@ class BookHistory:
             self._close(k)
         self._open = index
 
-    def on_period(self, kind: str, start_ns: int, end_ns: int | None = None) -> None:
-        """A period the feed could not vouch for; ``end_ns=None`` opens it (see ``end_period``)."""
-        if kind not in PERIOD_KINDS:
-            raise ValueError(f"unknown period kind {kind!r}; one of {PERIOD_KINDS}")
-        self._periods.append(Period(kind, start_ns, end_ns))
+    def on_period(self, period: Period | str, start_ns: int | None = None,
+                  end_ns: int | None = None) -> None:
+        """A period the feed could not vouch for, as a ``Period`` (as ``SeriesBuilder`` takes it)
+        or as ``(kind, start_ns, end_ns)``; an end of None opens it (see ``end_period``)."""
+        self._periods.add(as_period(period, start_ns, end_ns))
 
     def end_period(self, kind: str, end_ns: int) -> None:
         """Close the latest open period of ``kind`` (nothing to do if none is open)."""
-        for i in range(len(self._periods) - 1, -1, -1):
-            period = self._periods[i]
-            if period.kind == kind and period.end_ns is None:
-                self._periods[i] = Period(kind, period.start_ns, end_ns)
-                return
+        self._periods.end(kind, end_ns)
 
     # -- closing a column --------------------------------------------------------------------------
 
@@ -266,9 +263,7 @@ class BookHistory:
 
     def periods(self, start_ns: int | None = None, end_ns: int | None = None) -> tuple[Period, ...]:
         """The kept periods overlapping ``[start_ns, end_ns)`` (all by default), oldest first."""
-        lo = -(2**63) if start_ns is None else start_ns
-        hi = 2**63 if end_ns is None else end_ns
-        return tuple(p for p in self._periods if p.start_ns < hi and (p.end_ns or hi) > lo)
+        return self._periods.overlapping(start_ns, end_ns)
 
     def _gather(self, lo: int, hi: int) -> HistoryColumns:
         index = np.arange(lo, max(lo, hi), dtype=np.int64)
