@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from decimal import Decimal
 
 import numpy as np
@@ -262,11 +263,40 @@ def test_periods_are_kept_filtered_by_overlap_and_bounded():
         history.on_period("nap", 1, 2)
 
 
-def test_memory_is_fixed_and_30_minutes_of_one_symbol_is_about_35_mb():
-    """The default ring (7,200 columns of 2 x 200 buckets) holds 34,790,400 bytes."""
+def test_the_fixed_memory_of_30_minutes_of_one_symbol_is_about_6_mb():
+    """The default ring (7,200 columns of 2 x 100 buckets) allocates 6,048,000 bytes: float32
+    sizes, four 8-byte vectors per column and one 8-byte volume reference per column."""
     history = BookHistory("X", D("0.1"))
     assert history.capacity * history.column_ns == 30 * 60 * 10**9
-    assert history.nbytes == 3 * 7200 * 400 * 4 + 7200 * 4 * 8 == 34_790_400
+    assert history.levels == 100
+    assert history.fixed_nbytes == 7200 * 200 * 4 + 7200 * 4 * 8 + 7200 * 8 == 6_048_000
+    assert history.volume_nbytes == 0 and history.nbytes == 6_048_000
+
+
+def test_volume_memory_grows_with_traded_cells_and_is_freed_when_the_ring_reuses_a_column():
+    """Only non-empty volume cells are held: 12 B each plus one array header per traded column;
+    a column reused by the ring drops its cells. Dense arrays come out the same."""
+    header = sys.getsizeof(np.zeros(0, dtype=[("r", np.int32), ("b", np.float32)]))
+    history = BookHistory("X", D("1"), column_ns=COL, capacity=3, levels=4)
+    history.on_book(0, _top_book(1, "10", "11"))  # mid 10.5 -> centre 10, rows 6..13
+    history.on_trade(_trade(1, "11", "1", Side.BUY, 1))
+    history.on_trade(_trade(2, "10", "2", Side.SELL, 2))
+    history.on_trade(_trade(3, "11", "3", Side.SELL, 3))  # the same bucket as trade 1: one cell
+    history.advance(COL)
+    assert history.volume_nbytes == header + 2 * 12
+    history.on_trade(_trade(4, "12", "4", Side.BUY, COL + 1))
+    history.advance(2 * COL)
+    history.on_trade(_trade(5, "8", "5", Side.SELL, 10))  # late: a new cell in column 0
+    assert history.volume_nbytes == (header + 3 * 12) + (header + 12)
+    assert history.nbytes == history.fixed_nbytes + history.volume_nbytes
+    cols = history.columns(0)
+    assert cols.buy_volume.dtype == np.float32 and cols.buy_volume.shape == (2, 8)
+    assert cols.buy_volume[0].tolist() == [0, 0, 0, 0, 0, 1, 0, 0]  # row 5: bucket 11
+    assert cols.sell_volume[0].tolist() == [0, 0, 5, 0, 2, 3, 0, 0]
+    assert cols.buy_volume[1].tolist() == [0, 0, 0, 0, 0, 0, 4, 0]
+    history.advance(5 * COL)  # columns 2..4 reuse every slot, none traded
+    assert history.volume_nbytes == 0
+    assert history.columns(0).buy_volume.sum() == history.columns(0).sell_volume.sum() == 0
 
 
 def test_sampling_on_a_timer_at_column_ends_gives_the_book_at_each_end():

@@ -107,6 +107,50 @@ def test_depth_boundary_is_inclusive() -> None:
     assert depth_within(book([("99", "1")], []), D(10)) is None
 
 
+class _Untouchable:
+    """A price that fails any comparison: a level the depth walk must never reach."""
+
+    def _touched(self, other: object) -> bool:
+        raise AssertionError("depth_within walked past the first level beyond its bound")
+
+    __lt__ = __le__ = __gt__ = __ge__ = _touched
+
+
+def test_depth_walk_stops_at_the_first_level_past_the_bound() -> None:
+    """Each side is left at its first level beyond X bps; deeper levels are never read."""
+    far = (_Untouchable(), D(100))
+    snapshot = BookSnapshot("BTC-USDT", 1,
+                            ((D("99.99"), D(1)), (D("99.95"), D(2)), (D("99.80"), D(4)), far),
+                            ((D("100.01"), D(1)), (D("100.05"), D(3)), (D("100.20"), D(5)), far))
+    assert depth_within(snapshot, D(10)) == (D(3), D(4))  # mid 100: 99.90 .. 100.10
+
+
+class _CountingLadder(tuple):
+    """A ladder that counts how often it is walked from the top (indexing is not counted)."""
+
+    walks = 0
+
+    def __iter__(self):
+        type(self).walks += 1
+        return super().__iter__()
+
+
+def test_depth_is_measured_once_per_snapshot() -> None:
+    """Intervals over an unchanged snapshot reuse its depth; a new snapshot is measured anew."""
+    _CountingLadder.walks = 0
+    bids = _CountingLadder(((D("99.99"), D(1)), (D("99.50"), D(2))))
+    asks = ((D("100.01"), D(1)), (D("100.40"), D(3)))
+    b = SeriesBuilder()
+    b.on_book(BookSnapshot("BTC-USDT", 1, bids, asks), 0)
+    rows = b.advance(10 * S)
+    assert [(r.depth_bid_10bps, r.depth_bid_50bps, r.depth_ask_50bps) for r in rows] == [
+        (D(1), D(3), D(4))] * 10
+    assert _CountingLadder.walks == 2  # one walk for 10 bps, one for 50 bps
+    b.on_book(BookSnapshot("BTC-USDT", 2, _CountingLadder(bids[:1]), asks), 10 * S)
+    (row,) = b.advance(11 * S)
+    assert (row.depth_bid_50bps, _CountingLadder.walks) == (D(1), 4)
+
+
 def test_microprice_is_mid_plus_spread_times_imbalance() -> None:
     """P_w = m + s (I - 1/2) with I = Q_b/(Q_a+Q_b) (section A2), on random tops (seeded)."""
     for t in _random_tops(seed=3, n=200):

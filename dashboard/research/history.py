@@ -3,7 +3,8 @@
 Each column holds the resting size per price bucket on a grid of ``2 x levels`` buckets centred on
 the mid, the traded buy/sell volume per bucket (by taker side), and the best bid/ask. Timestamps are
 passed in; nothing here reads a clock, sleeps or does I/O, so the hub (or a replay, or a test)
-drives it. The feed's gap, resync, reconnect and stale periods are kept beside it as intervals.
+drives it. The feed's gap, resync, reconnect and stale periods are kept beside it as intervals
+(``periods.Period``, fed as ``SeriesBuilder`` takes them).
 
 The sampling rule: column ``k`` covers ``[k * column_ns, (k + 1) * column_ns)`` and shows the book
 as it stood at the column's END, i.e. the last snapshot given with a ts inside the column, or the
@@ -15,16 +16,21 @@ The bucket rule (bids floored, asks ceiled) is ``dashboard.domain.buckets.bucket
 is bucketed by the side of the book it hit: a taker buy lifts asks (ceiled), a taker sell hits
 bids (floored). Sizes are summed exactly (Decimal) per bucket, then stored as float32 for drawing.
 
-Memory is fixed at construction (``nbytes``): with the defaults (7,200 columns of 250 ms = 30 min,
-2 x 200 buckets) one symbol takes 3 x 7,200 x 400 x 4 B = 34.56 MB for sizes and volumes plus
-7,200 x 32 B for the per-column vectors: 34,790,400 B, about 34.8 MB (``nbytes`` says so).
+Memory: the fixed part is allocated at construction (``fixed_nbytes``). With the defaults
+(7,200 columns of 250 ms = 30 min, 2 x 100 buckets) one symbol takes 7,200 x 200 x 4 B = 5.76 MB
+for the sizes, 7,200 x 32 B = 230,400 B for the per-column vectors and 7,200 x 8 B = 57,600 B for
+the table of volume cells: 6,048,000 B. Traded volume is sparse (most cells of most columns see no
+trade), so only the non-empty cells are held, per column one small array of (row, buy, sell) at
+12 B a cell plus a 112 B array header; it grows with the trades (``volume_nbytes``) and is freed
+when the ring reuses the column. ``nbytes`` is the sum of both.
 
-Imports ``dashboard.domain``, numpy, pandas and the stdlib only.
+Imports ``dashboard.domain``, ``research.history_frames``/``measures``/``periods``, numpy and
+the stdlib only.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import sys
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -32,13 +38,15 @@ import numpy as np
 
 from dashboard.domain.buckets import bucket_price
 from dashboard.domain.models import BookSnapshot, Side, Trade
-from dashboard.research.history_frames import HistoryColumns, Period
+from dashboard.research.history_frames import HistoryColumns
 from dashboard.research.measures import book_mid
+from dashboard.research.periods import PERIOD_KINDS, Period, PeriodLog, as_period
 
 __all__ = ["PERIOD_KINDS", "BookHistory", "HistoryColumns", "Period"]
 
-PERIOD_KINDS = ("gap", "resync", "reconnect", "stale")
 _Row = tuple[np.ndarray, int, float, float, int]  # sizes, origin, best bid, best ask, sequence
+# One traded cell of a column: its grid row and the buy/sell volume there (rows sorted, unique).
+_CELL = np.dtype([("row", np.int32), ("buy", np.float32), ("sell", np.float32)])
 
 
 @dataclass(slots=True)
@@ -67,11 +75,11 @@ class BookHistory:
         tick: Decimal | None = None,
         column_ns: int = 250_000_000,
         capacity: int = 7200,
-        levels: int = 200,
+        levels: int = 100,
         max_periods: int = 1000,
     ) -> None:
-        if bucket <= 0 or column_ns <= 0 or capacity <= 0 or levels <= 0 or max_periods <= 0:
-            raise ValueError("bucket, column_ns, capacity, levels and max_periods must be > 0")
+        if bucket <= 0 or column_ns <= 0 or capacity <= 0 or levels <= 0:
+            raise ValueError("bucket, column_ns, capacity and levels must be > 0")
         if tick is not None and (tick <= 0 or bucket % tick):
             raise ValueError(f"bucket {bucket} is not a multiple of the tick {tick}")
         self.symbol = symbol
@@ -81,8 +89,7 @@ class BookHistory:
         self.levels = levels
         rows = 2 * levels
         self._sizes = np.full((capacity, rows), np.nan, dtype=np.float32)
-        self._buy = np.zeros((capacity, rows), dtype=np.float32)
-        self._sell = np.zeros((capacity, rows), dtype=np.float32)
+        self._cells = np.full(capacity, None, dtype=object)  # per slot: a _CELL array or None
         self._origin = np.zeros(capacity, dtype=np.int64)  # bucket index of row 0
         self._best_bid = np.full(capacity, np.nan)
         self._best_ask = np.full(capacity, np.nan)
@@ -94,7 +101,7 @@ class BookHistory:
         self._last: _Row | None = None  # the last closed column's book part, for repeats
         self._last_book: BookSnapshot | None = None  # the snapshot ``_last`` was made from
         self._trades = _OpenTrades({}, {})
-        self._periods: deque[Period] = deque(maxlen=max_periods)
+        self._periods = PeriodLog(max_periods)  # checks max_periods > 0
         self.trades_outside = 0  # trades whose bucket fell off their column's grid
         self.trades_dropped = 0  # trades too late for the ring
 
@@ -144,19 +151,15 @@ class BookHistory:
             self._close(k)
         self._open = index
 
-    def on_period(self, kind: str, start_ns: int, end_ns: int | None = None) -> None:
-        """A period the feed could not vouch for; ``end_ns=None`` opens it (see ``end_period``)."""
-        if kind not in PERIOD_KINDS:
-            raise ValueError(f"unknown period kind {kind!r}; one of {PERIOD_KINDS}")
-        self._periods.append(Period(kind, start_ns, end_ns))
+    def on_period(self, period: Period | str, start_ns: int | None = None,
+                  end_ns: int | None = None) -> None:
+        """A period the feed could not vouch for, as a ``Period`` (as ``SeriesBuilder`` takes it)
+        or as ``(kind, start_ns, end_ns)``; an end of None opens it (see ``end_period``)."""
+        self._periods.add(as_period(period, start_ns, end_ns))
 
     def end_period(self, kind: str, end_ns: int) -> None:
         """Close the latest open period of ``kind`` (nothing to do if none is open)."""
-        for i in range(len(self._periods) - 1, -1, -1):
-            period = self._periods[i]
-            if period.kind == kind and period.end_ns is None:
-                self._periods[i] = Period(kind, period.start_ns, end_ns)
-                return
+        self._periods.end(kind, end_ns)
 
     # -- closing a column --------------------------------------------------------------------------
 
@@ -168,13 +171,9 @@ class BookHistory:
         self._best_bid[slot] = best_bid
         self._best_ask[slot] = best_ask
         self._sequence[slot] = sequence
-        self._buy[slot] = 0.0
-        self._sell[slot] = 0.0
         self._cursor = index + 1
         trades, self._trades = self._trades, _OpenTrades({}, {})
-        for side, volumes in ((Side.BUY, trades.buy), (Side.SELL, trades.sell)):
-            for where, size in volumes.items():
-                self._add_volume(index, where, side, float(size))
+        self._cells[slot] = self._traded_cells(slot, trades)
 
     def _book_row(self) -> _Row:
         """The bucketed book at the end of the column being closed (reused while unchanged)."""
@@ -184,15 +183,41 @@ class BookHistory:
         self._last = _bucket_book(self._book, self.bucket, self.levels)
         return self._last
 
-    def _add_volume(self, index: int, where: int, side: Side, size: float) -> None:
-        slot = index % self.capacity
+    def _grid_row(self, slot: int, where: int) -> int | None:
+        """The row of bucket ``where`` on the grid of ``slot``; None when off it (or no grid)."""
         row = where - int(self._origin[slot])
         no_grid = np.isnan(self._best_bid[slot]) and np.isnan(self._best_ask[slot])
-        if no_grid or not 0 <= row < 2 * self.levels:
-            self.trades_outside += 1  # no grid yet, or too far from the mid to draw
+        return None if no_grid or not 0 <= row < 2 * self.levels else row
+
+    def _traded_cells(self, slot: int, trades: _OpenTrades) -> np.ndarray | None:
+        """The closed column's volume cells from its exact sums (None when nothing traded)."""
+        cells: dict[int, list[float]] = {}
+        for field, volumes in ((1, trades.buy), (2, trades.sell)):
+            for where, size in volumes.items():
+                row = self._grid_row(slot, where)
+                if row is None:
+                    self.trades_outside += 1  # no grid yet, or too far from the mid to draw
+                    continue
+                cells.setdefault(row, [row, 0.0, 0.0])[field] = float(size)
+        if not cells:
+            return None
+        return np.array([tuple(cells[row]) for row in sorted(cells)], dtype=_CELL)
+
+    def _add_volume(self, index: int, where: int, side: Side, size: float) -> None:
+        """A late trade into the final column ``index``: into its cell, inserted if new."""
+        slot = index % self.capacity
+        row = self._grid_row(slot, where)
+        if row is None:
+            self.trades_outside += 1
             return
-        target = self._buy if side == Side.BUY else self._sell
-        target[slot, row] += size
+        cells = self._cells[slot]
+        if cells is None:
+            cells = np.zeros(0, dtype=_CELL)
+        i = int(np.searchsorted(cells["row"], row))
+        if i == len(cells) or cells["row"][i] != row:
+            cells = np.insert(cells, i, (row, 0.0, 0.0))  # a new array: the slot owns its cells
+        cells["buy" if side == Side.BUY else "sell"][i] += size
+        self._cells[slot] = cells
 
     # -- reads -------------------------------------------------------------------------------------
 
@@ -207,11 +232,22 @@ class BookHistory:
         return max(self._cursor - self.capacity, self._first)
 
     @property
-    def nbytes(self) -> int:
-        """Bytes the ring holds (fixed at construction)."""
-        arrays = (self._sizes, self._buy, self._sell, self._origin, self._best_bid,
-                  self._best_ask, self._sequence)
+    def fixed_nbytes(self) -> int:
+        """Bytes allocated at construction: sizes, per-column vectors and the volume table."""
+        arrays = (self._sizes, self._origin, self._best_bid, self._best_ask, self._sequence,
+                  self._cells)
         return sum(a.nbytes for a in arrays)
+
+    @property
+    def volume_nbytes(self) -> int:
+        """Bytes of the traded-volume cells held now (each column's array, header included):
+        grows with trades, shrinks as the ring reuses columns."""
+        return sum(sys.getsizeof(cells) for cells in self._cells if cells is not None)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the ring holds: ``fixed_nbytes + volume_nbytes``."""
+        return self.fixed_nbytes + self.volume_nbytes
 
     def columns(self, since_index: int) -> HistoryColumns:
         """The final columns with index >= ``since_index`` (clipped to the ring); the result's
@@ -227,26 +263,35 @@ class BookHistory:
 
     def periods(self, start_ns: int | None = None, end_ns: int | None = None) -> tuple[Period, ...]:
         """The kept periods overlapping ``[start_ns, end_ns)`` (all by default), oldest first."""
-        lo = -(2**63) if start_ns is None else start_ns
-        hi = 2**63 if end_ns is None else end_ns
-        return tuple(p for p in self._periods if p.start_ns < hi and (p.end_ns or hi) > lo)
+        return self._periods.overlapping(start_ns, end_ns)
 
     def _gather(self, lo: int, hi: int) -> HistoryColumns:
         index = np.arange(lo, max(lo, hi), dtype=np.int64)
         slots = index % self.capacity
+        buy, sell = self._dense_volume(slots)
         return HistoryColumns(
             index=index,
             ts_ns=index * self.column_ns,
             origin=self._origin[slots],
             sizes=self._sizes[slots],
-            buy_volume=self._buy[slots],
-            sell_volume=self._sell[slots],
+            buy_volume=buy,
+            sell_volume=sell,
             best_bid=self._best_bid[slots],
             best_ask=self._best_ask[slots],
             sequence=self._sequence[slots],
             bucket=self.bucket,
             next_cursor=max(lo, hi),
         )
+
+    def _dense_volume(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Buy and sell volume of ``slots`` as dense float32 (n, rows) arrays, built now."""
+        buy = np.zeros((len(slots), 2 * self.levels), dtype=np.float32)
+        sell = np.zeros_like(buy)
+        for i, cells in enumerate(self._cells[slots]):
+            if cells is not None:
+                buy[i, cells["row"]] = cells["buy"]
+                sell[i, cells["row"]] = cells["sell"]
+        return buy, sell
 
 
 def _bucket_book(book: BookSnapshot | None, bucket: Decimal, levels: int) -> _Row:

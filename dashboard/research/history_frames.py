@@ -1,7 +1,7 @@
 """What ``BookHistory`` hands out: a block of heatmap columns as numpy arrays (copies, safe to
-keep), with the exact price grid and a pandas long form, and the feed's periods.
+keep), with the exact price grid and a pandas long form. ``Period`` now lives in ``periods``.
 
-Imports the stdlib, numpy and pandas only (``history.py`` builds these).
+Imports the stdlib, numpy, pandas and ``research.periods`` only (``history.py`` builds these).
 """
 
 from __future__ import annotations
@@ -12,15 +12,9 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the venv
 
+from dashboard.research.periods import PERIOD_KINDS, Period  # re-exported: their old home
 
-@dataclass(frozen=True, slots=True)
-class Period:
-    """A span the feed could not vouch for: "gap", "resync", "reconnect" or "stale";
-    ``end_ns`` is None while it is still open."""
-
-    kind: str
-    start_ns: int
-    end_ns: int | None = None
+__all__ = ["PERIOD_KINDS", "HistoryColumns", "Period"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,13 +132,22 @@ def book_mid(book: BookSnapshot) -> Decimal | None:
 def depth_within(book: BookSnapshot, bps: Decimal) -> tuple[Decimal, Decimal] | None:
     """Resting size within ``bps`` of the snapshot's mid: ``D_b = sum q_i`` over bids with
     ``p_i >= m (1 - X/10^4)``, ``D_a`` over asks with ``p_i <= m (1 + X/10^4)`` (glassnode's
-    depth definition, section A2). Returns ``(D_b, D_a)``, or ``None`` for a one-sided book."""
+    depth definition, section A2). Returns ``(D_b, D_a)``, or ``None`` for a one-sided book.
+    Each side is walked from the top and left at its first level past the bound (bids are high to
+    low, asks low to high), so the cost is the levels inside the distance, not the book's depth."""
     m = book_mid(book)
     if m is None:
         return None
     floor, ceiling = m * (1 - bps / _BPS), m * (1 + bps / _BPS)
-    bid_depth = sum((size for price, size in book.bids if price >= floor), _ZERO)
-    ask_depth = sum((size for price, size in book.asks if price <= ceiling), _ZERO)
+    bid_depth = ask_depth = _ZERO
+    for price, size in book.bids:
+        if price < floor:
+            break
+        bid_depth += size
+    for price, size in book.asks:
+        if price > ceiling:
+            break
+        ask_depth += size
     return bid_depth, ask_depth
 
 
