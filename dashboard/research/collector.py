@@ -35,6 +35,7 @@ from dashboard.domain.interfaces import MarketFeed, ObservedFeed
 from dashboard.domain.models import BookSnapshot, FeedState, Trade
 from dashboard.research.history import BookHistory
 from dashboard.research.measures import TopOfBook, book_mid, top_of_book
+from dashboard.research.periods import Period
 from dashboard.research.series import SeriesBuilder, SeriesRow
 
 __all__ = ["CollectorStats", "ResearchCollector", "SymbolTrack"]
@@ -282,9 +283,10 @@ class ResearchCollector:
         track.period_kind = kind
         track.top = track.top_key = None
         track.sequence = None
+        period = Period(kind, ts_ns)  # open until the book is back
         if track.history is not None:
-            track.history.on_period(kind, ts_ns)
-        track.series.begin_gap(ts_ns)
+            track.history.on_period(period)
+        track.series.on_period(period)
         self.stats.periods += 1
         self.version += 1
 
@@ -292,7 +294,7 @@ class ResearchCollector:
         if track.ever_live and track.period_kind is not None:
             if track.history is not None:
                 track.history.end_period(track.period_kind, ts_ns)
-            track.series.end_gap(ts_ns)
+            track.series.end_period(track.period_kind, ts_ns)
             self.version += 1
         track.live = track.ever_live = True
         track.period_kind = None
