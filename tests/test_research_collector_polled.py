@@ -59,6 +59,9 @@ def test_a_polled_feed_gives_one_column_per_period_and_names_its_periods():
     run(collector, clock, feed, 2)
     kinds = [(p.kind, (p.end_ns - p.start_ns) // COLUMN_NS) for p in history.periods()]
     assert kinds == [("stale", 4), ("reconnect", 3)]
+    series_periods = collector.track("BTC-USDT").series.periods()
+    assert [(p.kind, p.start_ns, p.end_ns) for p in series_periods] == [
+        (p.kind, p.start_ns, p.end_ns) for p in history.periods()]
     rows = collector.series_rows("BTC-USDT")
     assert any(r.gap for r in rows) and not rows[0].gap
     # every trade the fake made after the first look was kept once
