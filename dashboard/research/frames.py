@@ -42,9 +42,11 @@ def _ts(ns: Sequence[int]) -> pd.Series:
 
 
 def _frame(data: dict[str, object], columns: Sequence[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(data, columns=list(columns))
-    exact = [c for c in columns if c.endswith("_exact") or c in ("side", "trade_id")]
-    return frame.astype({c: "object" for c in exact})
+    """The columns in order; the exact strings as Python ``str`` objects with None for a missing
+    value (pandas' own string dtype would turn None into NaN, which ``Decimal()`` cannot read)."""
+    exact = {c: pd.Series(list(data[c]), dtype="object")  # type: ignore[call-overload]
+             for c in columns if c.endswith("_exact")}
+    return pd.DataFrame({**data, **exact}, columns=list(columns))
 
 
 def trades_frame(trades: Iterable[Trade]) -> pd.DataFrame:

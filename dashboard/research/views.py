@@ -12,6 +12,7 @@ hvplot only: never ``kucoin``, ``simulator``, ``recording``, ``config``, the hub
 from __future__ import annotations
 
 import holoviews as hv  # type: ignore[import-untyped]
+import holoviews.plotting.bokeh  # type: ignore[import-untyped]  # .opts needs a backend
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the venv
 
@@ -77,7 +78,10 @@ def _image(cols: HistoryColumns, column_ns: int, max_columns: int, log: bool) ->
     seen = grid[~np.isnan(grid)]
     clim = tuple(np.percentile(seen, CUTOFFS)) if seen.size else (0.0, 1.0)
     label = "log10 size" if log else "size"
-    image = hv.Image((_times(x_ns + step // 2), ys, grid), kdims=["ts", "price"], vdims=[label])
+    # explicit bounds (not coordinates): a single column has no spacing to infer them from
+    left, right = _times([x_ns[0], x_ns[-1] + step])
+    bounds = (left, ys[0] - bucket / 2, right, ys[-1] + bucket / 2)
+    image = hv.Image(np.flipud(grid), bounds=bounds, kdims=["ts", "price"], vdims=[label])
     return image.opts(cmap="viridis", clim=clim, colorbar=True, tools=["hover"], alpha=0.95)
 
 
