@@ -231,4 +231,4 @@ def _bar(progress: bool, **kwargs: object):  # a tqdm bar or None
         from tqdm.auto import tqdm
     else:
         from tqdm.std import tqdm
-    return tqdm(**kwargs, leave=True, mininterval=0.5)
+    return tqdm(**kwargs, leave=True, mininterval=2.0)  # a saved notebook keeps few lines

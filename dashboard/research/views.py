@@ -27,6 +27,8 @@ CUTOFFS = (5.0, 95.0)  # colour limits at these percentiles of the visible sizes
 
 def use_hvplot() -> None:
     """DataFrame ``.plot()`` draws with hvPlot (``.hvplot()`` works too): a notebook habit."""
+    if pd.get_option("plotting.backend") == "hvplot":
+        return  # once: in a notebook, setting it again re-sends the plotting extension's JS
     import hvplot.pandas  # type: ignore[import-untyped]  # noqa: F401  # registers .hvplot
 
     pd.set_option("plotting.backend", "hvplot")
