@@ -21,10 +21,12 @@ import importlib.util
 import os
 import time
 from pathlib import Path
+from typing import cast
 
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the venv
 
 from dashboard.config import Settings
+from dashboard.domain.interfaces import MarketFeed
 from dashboard.research import frames, views
 from dashboard.research.collector import ResearchCollector
 from dashboard.research.series import series_frame
@@ -51,7 +53,9 @@ async def open_market(source: str | os.PathLike[str] = "sim", *,
     backend, so a DataFrame's ``.plot()`` draws with hvPlot (None: leave pandas alone). Waits
     until every book is live (sim, live) or the replay has started."""
     venue = build_venue(_settings(source, symbols, rate_per_s, seed, record, book_source))
-    collector = ResearchCollector(venue.feed, column_s=column_s, capacity=capacity,
+    # both drivers are MarketFeeds; mypy reads their ``symbols: list[str]`` as not the protocol's
+    feed = cast(MarketFeed, venue.feed)
+    collector = ResearchCollector(feed, column_s=column_s, capacity=capacity,
                                   levels=levels, interval_s=interval_s)
     market = Market(venue, collector)
     if plotting == "hvplot":
@@ -194,7 +198,7 @@ class Market:
 
     def series_df(self, symbol: str) -> pd.DataFrame:
         """The microstructure series, one row per interval, indexed by ``ts`` (UTC)."""
-        return series_frame(self.collector.series_rows(self._known(symbol)))
+        return series_frame(self.collector.track(self._known(symbol)).series.rows)
 
     def history_df(self, symbol: str) -> pd.DataFrame:
         """The heatmap's cells in long form: ts, price (bucket), size, buy/sell volume."""
@@ -228,7 +232,7 @@ def _bar(progress: bool, **kwargs: object):  # a tqdm bar or None
     if not progress:
         return None
     if importlib.util.find_spec("ipywidgets") is not None:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # type: ignore[import-untyped]  # no stubs in the venv
     else:
-        from tqdm.std import tqdm
+        from tqdm.std import tqdm  # type: ignore[import-untyped]
     return tqdm(**kwargs, leave=True, mininterval=2.0)  # a saved notebook keeps few lines

@@ -11,7 +11,7 @@ only: never ``kucoin``, ``simulator``, ``recording``, ``config``, the hub or the
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the venv
@@ -41,7 +41,7 @@ def _ts(ns: Sequence[int]) -> pd.Series:
     return pd.Series(pd.to_datetime(list(ns), unit="ns", utc=True), dtype="datetime64[ns, UTC]")
 
 
-def _frame(data: dict[str, object], columns: Sequence[str]) -> pd.DataFrame:
+def _frame(data: Mapping[str, object], columns: Sequence[str]) -> pd.DataFrame:
     """The columns in order; the exact strings as Python ``str`` objects with None for a missing
     value (pandas' own string dtype would turn None into NaN, which ``Decimal()`` cannot read)."""
     exact = {c: pd.Series(list(data[c]), dtype="object")  # type: ignore[call-overload]
