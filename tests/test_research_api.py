@@ -6,6 +6,7 @@ script (no Jupyter) works; importing the package stays light."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import textwrap
@@ -206,3 +207,27 @@ def test_the_package_stays_light():
                          timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+async def test_a_missing_recording_is_named(tmp_path):
+    """A path that is not there says what ``source`` accepts; nothing is left running."""
+    with pytest.raises(FileNotFoundError, match="'sim', 'live' or a path"):
+        await open_market(str(tmp_path / "nothing.rec.gz"), plotting=None)
+
+
+def _online() -> bool:
+    try:
+        socket.create_connection(("api.kucoin.com", 443), timeout=3).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _online(), reason="offline: api.kucoin.com is not reachable")
+async def test_open_market_live_collects_public_data():
+    """``open_market("live")``: api.kucoin.com's public book and trades, no key."""
+    async with await open_market("live", symbols=["BTC-USDT"], plotting=None) as m:
+        await m.collect(seconds=5, progress=False)
+        assert len(m.top_of_book_df("BTC-USDT")) > 0
+        book = m.book_df("BTC-USDT", levels=5)
+        assert book[book.side == "bid"].price.max() < book[book.side == "ask"].price.min()
