@@ -9,8 +9,6 @@ server process (kept in ``pn.state.cache``) is shared by every browser session.
 from __future__ import annotations
 
 import asyncio
-import atexit
-import dataclasses
 import gc
 import logging
 import os
@@ -26,11 +24,11 @@ from dashboard.domain.risk import RiskLimits, mid_prices
 from dashboard.hub import MarketHub
 from dashboard.kucoin.client.account import KucoinAccount
 from dashboard.kucoin.client.feed import KucoinMarketFeed
-from dashboard.kucoin.client.rest import KucoinRestClient
 from dashboard.recording.recorder import Recorder
 from dashboard.recording.replay import ReplayMarketFeed
 from dashboard.research.collector import ResearchCollector
-from dashboard.simulator.server import SimConfig, Simulator
+from dashboard.runtime import Venue, build_venue
+from dashboard.simulator.server import Simulator
 from dashboard.ui import bokeh_patches, ws_batch
 from dashboard.ui.app import create_app, error_page
 from dashboard.ui.options import UiOptions
@@ -64,53 +62,35 @@ class _FeedInstruments(Mapping[str, Instrument]):
 
 
 class Runtime:
-    """Everything one server process shares: simulator (sim mode), HTTP session, feed, account,
-    hub."""
+    """Everything one server process shares: the venue (``dashboard.runtime``: simulator in sim
+    mode, HTTP session, feed), the account, the hub."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.sim: Simulator | None = None
-        self.recorder: Recorder | None = None
-        self.session: aiohttp.ClientSession | None = None
+        self.venue = venue = build_venue(settings)
+        self.settings = venue.settings  # a replay's: the recording's symbols, no credentials
+        self.sim: Simulator | None = venue.sim
+        self.recorder: Recorder | None = venue.recorder
+        self.session: aiohttp.ClientSession | None = venue.session
+        self.feed: KucoinMarketFeed | ReplayMarketFeed = venue.feed
         self.account: KucoinAccount | None = None
-        self.feed: KucoinMarketFeed | ReplayMarketFeed
-        if settings.mode == "replay":
-            self._build_replay(settings)
+        if settings.mode == "replay":  # its symbols are on screen; no orders
+            self.hub = MarketHub(self.feed, None, mode="replay", trading_enabled=False,
+                                 research=ResearchCollector(self.feed))
         else:
-            self._build_venue(settings)
+            self._build_trading(venue)
         loop = asyncio.get_running_loop()
         self.task = loop.create_task(self._start(), name="dashboard-runtime")
 
-    def _build_replay(self, settings: Settings) -> None:
-        """A recording, through the feed's own code; its symbols are on screen; no orders."""
-        self.feed = ReplayMarketFeed(settings.replay_path or "", speed=settings.replay_speed)
-        self.settings = dataclasses.replace(settings, symbols=tuple(self.feed.symbols),
-                                            credentials=None)
-        self.hub = MarketHub(self.feed, None, mode="replay", trading_enabled=False,
-                             research=ResearchCollector(self.feed))
-
-    def _build_venue(self, settings: Settings) -> None:
-        """The simulator (sim mode) or api.kucoin.com (live), the same client either way."""
-        creds, rest_url = settings.credentials, settings.rest_url
-        if settings.mode == "sim":
-            config = SimConfig(port=0, rate_per_s=settings.sim_rate_per_s, seed=settings.sim_seed)
-            self.sim = Simulator(config)
-            rest_url, creds = self.sim.bind(), self.sim.demo
-        if settings.record_path:
-            self.recorder = Recorder(settings.record_path, source=rest_url,
-                                     symbols=settings.symbols, book_source=settings.book_source)
-            # a .gz needs its trailer; buffered lines need writing
-            atexit.register(self.recorder.close)
-        self.session = aiohttp.ClientSession()
-        self.rest = KucoinRestClient(rest_url, creds, session=self.session)
-        self.feed = feed = KucoinMarketFeed(
-            self.rest, settings.symbols, session=self.session, candle_intervals=("1min",),
-            book_source=settings.book_source, recorder=self.recorder)
-        if creds is not None:
+    def _build_trading(self, venue: Venue) -> None:
+        """The account (when there are credentials) and the hub over the venue's feed."""
+        settings, feed = venue.settings, venue.feed
+        assert isinstance(feed, KucoinMarketFeed) and venue.rest is not None  # not a replay
+        self.rest = venue.rest
+        if venue.credentials is not None and venue.session is not None:
             limits = RiskLimits(max_orders_per_minute=settings.max_orders_per_minute,
                                 max_notional=settings.max_notional,
                                 cap_currency=settings.cap_currency)
-            self.account = KucoinAccount(self.rest, self.session, _FeedInstruments(feed),
+            self.account = KucoinAccount(self.rest, venue.session, _FeedInstruments(feed),
                                          symbols=settings.symbols, limits=limits,
                                          prices=mid_prices(feed))
         self.hub = MarketHub(feed, self.account, mode=settings.mode,
@@ -118,8 +98,7 @@ class Runtime:
                              research=ResearchCollector(feed))
 
     async def _start(self) -> None:
-        if self.sim is not None:
-            await self.sim.start()
+        await self.venue.start()
         # Long-lived state (the simulator's candle history and books, the app's modules) leaves the
         # GC's scans, and full collections become rarer: at 25 sessions the worst loop stall fell
         # from ~460 ms to ~80 ms (benchmarks/dashboard_load.py --sessions 10,25).
