@@ -21,7 +21,7 @@ import numpy as np
 from dashboard.research.history_frames import HistoryColumns
 
 TILE_COLUMNS = 120  # 30 s of 250 ms columns per tile: a patch recolours one tile of 120 x rows
-MAX_SAMPLED_COLUMNS = 64  # the cut-off percentiles look at this many columns of the view at most
+MAX_SAMPLED_COLUMNS = 32  # the cut-off percentiles look at this many columns of the view at most
 
 
 @dataclass(frozen=True, slots=True)
