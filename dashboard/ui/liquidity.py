@@ -117,7 +117,7 @@ class LiquidityView(LiveComponent):
     # ---- figure (built once)
     def _heatmap_figure(self):
         fig = figure(height=HEIGHT, sizing_mode="stretch_width", x_axis_type=None,
-                     x_range=Range1d(0, 1), y_range=Range1d(0, 1),
+                     x_range=Range1d(0, 1, name="liq-x"), y_range=Range1d(0, 1),
                      tools="xpan,pan,wheel_zoom,box_zoom,reset,save", active_drag="xpan",
                      active_scroll="wheel_zoom", toolbar_location="right")
         fig.toolbar.autohide = True
@@ -141,6 +141,7 @@ class LiquidityView(LiveComponent):
             tooltips=[("time", "@x{%F %T.%3N} UTC"), ("traded", "@volume{0,0.[0000]}"),
                       ("buyers", "@buy_share{0%}")]))
         self.legend = Legend(items=[LegendItem(label={"field": "kind"}, renderers=[strips])],
+                             name="liq-legend",
                              location="top_left", visible=False, background_fill_color=PANEL_BG,
                              background_fill_alpha=0.7, label_text_color=TEXT,
                              label_text_font_size="10px", title="not vouched for",
