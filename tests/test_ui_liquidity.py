@@ -324,3 +324,14 @@ def test_before_the_first_book_the_view_waits(research):
     view = LiquidityView(FakeHub(research), symbol=SYM)
     assert not view.tick(next(_clock))
     assert "waiting for the first book" in view.note.object
+
+
+def test_price_range_fits_the_book_around_the_mid(research):
+    """The first price range is centred on the newest mid and holds its whole (small) book."""
+    market = Market(research)
+    market.columns(3)
+    view = rendered(research)
+    yr, book = view.heatmap.y_range, market.books[-1]
+    mid = float(book.bids[0][0] + book.asks[0][0]) / 2
+    assert (yr.start + yr.end) / 2 == pytest.approx(mid)
+    assert yr.start < float(book.bids[-1][0]) and float(book.asks[-1][0]) < yr.end

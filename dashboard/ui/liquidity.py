@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import panel as pn
 import param
 from bokeh.core.property.validation import validate
@@ -35,7 +34,6 @@ from bokeh.models import (
     Range1d,
     Scatter,
     Step,
-    VStrip,
 )
 from bokeh.palettes import interp_palette
 from bokeh.plotting import figure
@@ -47,13 +45,14 @@ from .base import ASK, BID, GRID, MUTED, PANEL_BG, TEXT, LiveComponent, RateGate
 from .cards import card, combined, stale_label, title_html
 from .liquidity_model import (
     TileLayout,
+    book_reach,
     cutoffs,
     largest_in_view,
     tile_geometry,
     top_lines,
     trade_dots,
 )
-from .series_strip import SERIES_FIELDS, SeriesStrip
+from .series_strip import SERIES_FIELDS, SeriesStrip, period_glyph
 
 # Bookmap's default map runs dark -> blue -> yellow -> orange -> red (research doc A1.1).
 HEAT_PALETTE = interp_palette(("#0b1a3a", "#1f4fa8", "#2fa3c9", "#f0e442", "#f39c12", "#e53935"),
@@ -121,13 +120,13 @@ class LiquidityView(LiveComponent):
                      tools="xpan,pan,wheel_zoom,box_zoom,reset,save", active_drag="xpan",
                      active_scroll="wheel_zoom", toolbar_location="right")
         fig.toolbar.autohide = True
-        strips = fig.add_glyph(self.periods, VStrip(x0="x0", x1="x1", fill_color="color",
-                                                    fill_alpha=0.22, line_color=None))
         image = fig.add_glyph(self.tiles, Image(image="image", x="x", y="y", dw="dw", dh="dh",
                                                 color_mapper=self.mapper))
         for side, colour in (("bid", BID), ("ask", ASK)):
             fig.add_glyph(self.tops, Step(x="x", y=side, mode="after", line_color=colour,
                                           line_width=1.5))
+        # drawn over the heat: its cells are opaque
+        strips = fig.add_glyph(self.periods, period_glyph())
         dots = fig.add_glyph(self.dots, Scatter(
             x="x", y="y", size=transform("root", self.dot_size), line_color=PANEL_BG,
             line_width=0.5, fill_alpha=0.8,
@@ -272,10 +271,10 @@ class LiquidityView(LiveComponent):
         bids, asks = self.tops.data["bid"], self.tops.data["ask"]
         if not len(bids):
             return
-        mid = float(np.nanmean([bids[-1], asks[-1]])) if not (
-            math.isnan(bids[-1]) and math.isnan(asks[-1])) else math.nan
-        if math.isnan(mid):
+        sides = [p for p in (bids[-1], asks[-1]) if not math.isnan(p)]
+        if not sides:
             return
+        mid = sum(sides) / len(sides)  # one side only: centre on it
         first = not self._y_fitted
         half = self._book_reach(mid) if first else (yr.end - yr.start) / 2
         if half is None:
@@ -285,19 +284,12 @@ class LiquidityView(LiveComponent):
             self._y_fitted = True
 
     def _book_reach(self, mid: float) -> float | None:
-        """How far from ``mid`` the bulk of the newest column's resting book reaches (the rows
-        holding 98 % of its size), padded by 10 %: the thin far tail does not set the scale."""
-        images, ys = self.tiles.data["image"], self.tiles.data["y"]
+        """How far from ``mid`` the newest column's resting book reaches (``book_reach``)."""
+        images = self.tiles.data["image"]
         if not images or self._ring is None or self._ring.tile is None:
             return None
         column = images[-1][:, self._ring.next_index - self._ring.tile.start - 1]
-        weights = np.nan_to_num(column, nan=0.0).astype(np.float64)
-        if not weights.sum() > 0:
-            return None
-        share = np.cumsum(weights) / weights.sum()
-        rows = np.searchsorted(share, [0.01, 0.99])
-        prices = ys[-1] + (rows + 0.5) * self._bucket
-        return 1.1 * max(abs(prices[0] - mid), abs(prices[1] - mid), 2 * self._bucket)
+        return book_reach(column, self.tiles.data["y"][-1], self._bucket, mid)
 
     def _sync_periods(self, history: BookHistory) -> None:
         """Every kept period as a shaded strip; an open one reaches the live edge."""

@@ -36,8 +36,7 @@ class SeriesStrip:
         self.source = ColumnDataSource({"x": [], "value": []}, name="liq-series")
         fig = figure(height=height, sizing_mode="stretch_width", x_axis_type="datetime",
                      x_range=x_range, y_range=Range1d(-1, 1), tools="", toolbar_location=None)
-        fig.add_glyph(periods, VStrip(x0="x0", x1="x1", fill_color="color", fill_alpha=0.22,
-                                      line_color=None))
+        fig.add_glyph(periods, period_glyph())
         line = fig.add_glyph(self.source, Line(x="x", y="value", line_color=ACCENT,
                                                line_width=1.5))
         fig.add_tools(HoverTool(renderers=[line], mode="vline", formatters={"@x": "datetime"},
@@ -82,6 +81,13 @@ class SeriesStrip:
     def reset(self) -> None:
         self._last_ts = None
         self.source.data = {"x": [], "value": []}
+
+
+def period_glyph() -> VStrip:
+    """A shaded period (a new model per figure: models belong to one document). Its edges keep a
+    resync of a few ms, far narrower than a pixel, visible as a line at any zoom."""
+    return VStrip(x0="x0", x1="x1", fill_color="color", fill_alpha=0.25, line_color="color",
+                  line_alpha=0.8, line_width=1.5)
 
 
 def _newer(rows: Sequence[SeriesRow], last_ts: int | None) -> list[SeriesRow]:
