@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -79,3 +80,46 @@ def _wait_http(url: str, proc: subprocess.Popen, log, started: float, timeout_s:
         except OSError:
             pass
         time.sleep(0.1)
+
+
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports process ``pid`` listens on (Linux /proc: its socket inodes, then the kernel's
+    socket tables), so a test can reach a server the process started on a port of its own."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:["):-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        path = Path(f"/proc/{pid}/net/{table}")
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def simulator_url(proc: subprocess.Popen, app_url: str) -> str:
+    """The base URL of the simulator embedded in a served app (sim mode): the one port of the
+    server process, other than the app's, that answers the simulator's ``/sim/v1/faults``."""
+    app_port = int(app_url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    for port in sorted(listening_ports(proc.pid) - {app_port}):
+        url = f"http://127.0.0.1:{port}"
+        with contextlib.suppress(OSError), urllib.request.urlopen(url + "/sim/v1/faults",
+                                                                  timeout=2) as r:
+            if r.status == 200:
+                return url
+    raise RuntimeError(f"no simulator among the ports of process {proc.pid}")
+
+
+def set_sim_faults(sim_url: str, **faults: float) -> dict:
+    """POST /sim/v1/faults (the simulator's control endpoint); returns its answer."""
+    body = json.dumps(faults).encode()
+    request = urllib.request.Request(sim_url + "/sim/v1/faults", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as r:
+        return json.loads(r.read())

@@ -1,6 +1,7 @@
-"""The dashboard page: header with symbol, mode and feed health; ladder, depth, candles, tape and
-the order ticket; orders, balances and fills below. One ``create_app`` call per browser session:
-each session owns its components and Bokeh models, and releases them when it closes.
+"""The dashboard page: header with symbol, mode and feed health; the ladder on the left; the
+liquidity heatmap with the account tabs under it in the centre; the order ticket, kill switch and
+tape on the right; depth and candles below. One ``create_app`` call per browser session: each
+session owns its components and Bokeh models, and releases them when it closes.
 
 Gets the hub and ``UiOptions`` from the composition root; never imports ``dashboard.config``,
 ``kucoin``, ``simulator`` or ``recording``.
@@ -19,6 +20,7 @@ from dashboard.hub import MarketHub
 from .account_views import Balances, Fills, KillSwitch, OpenOrders
 from .base import BG, MUTED, PANEL_BG, TEXT, RateGate, SessionClock
 from .health import FeedHealth, ModeBanner
+from .liquidity import LiquidityView
 from .market import CandleChart, DepthChart, MarketHeader, OrderBookLadder, TradeTape
 from .options import UiOptions
 from .symbol_link import SymbolLink
@@ -61,7 +63,8 @@ class _OwnOrders:
             self.ladder.own_prices = prices
 
 
-MARKET_VIEWS = ("header", "ladder", "depth", "tape", "candles", "ticket", "health")  # follow symbol
+# these follow the page's symbol
+MARKET_VIEWS = ("header", "ladder", "depth", "tape", "candles", "ticket", "health", "liquidity")
 
 
 def create_app(hub: MarketHub, options: UiOptions) -> pn.viewable.Viewable:
@@ -116,6 +119,7 @@ def _components(hub: MarketHub, symbol: str) -> dict:
             "tape": TradeTape(hub, symbol=symbol), "candles": CandleChart(hub, symbol=symbol),
             "ticket": ticket, "health": FeedHealth(hub, symbol=symbol), "orders": OpenOrders(hub),
             "balances": Balances(hub), "fills": Fills(hub),
+            "liquidity": LiquidityView(hub, symbol=symbol),
             "kill": KillSwitch(hub, tickets=[ticket])}
 
 
@@ -133,18 +137,24 @@ def _top(hub: MarketHub, state: AppState, link: SymbolLink, health: FeedHealth,
         sizing_mode="stretch_width", styles={"background": PANEL_BG})
 
 
-def _layout(top: pn.Column, c: dict) -> pn.Column:
-    """Header on top; ladder | depth and candles | ticket and tape; account tabs and kill switch."""
-    left = pn.Column(c["header"], c["ladder"], width=380)
-    centre = pn.Column(c["depth"], c["candles"], sizing_mode="stretch_width")
-    right = pn.Column(c["ticket"], c["tape"], width=400)
+def _layout(top: pn.Column, c: dict) -> pn.Row:
+    """The order entry runs the page's full height on the right (ticket, kill switch, tape);
+    left of it the header over ladder | liquidity and account tabs, depth and candles below.
+    Sized so that at 1280x800 the trading controls (the ticket down to its Confirm button, the
+    kill switch, the account tabs) and the liquidity view are on screen without scrolling
+    (README, "Screenshots")."""
+    left = pn.Column(c["header"], c["ladder"], width=320)
     # dynamic: only the visible tab's models are in the document (every message costs per model)
-    bottom = pn.Tabs(("Open orders", c["orders"]), ("Balances", c["balances"]),
-                     ("Fills", c["fills"]), dynamic=True, sizing_mode="stretch_width",
-                     stylesheets=[TABS_CSS])
-    return pn.Column(top, pn.Row(left, centre, right, sizing_mode="stretch_width"),
-                     pn.Row(bottom, c["kill"], sizing_mode="stretch_width"),
-                     sizing_mode="stretch_width", styles={"background": BG})
+    tabs = pn.Tabs(("Open orders", c["orders"]), ("Balances", c["balances"]),
+                   ("Fills", c["fills"]), dynamic=True, sizing_mode="stretch_width",
+                   stylesheets=[TABS_CSS])
+    charts = pn.Row(c["depth"], c["candles"], sizing_mode="stretch_width")
+    centre = pn.Column(c["liquidity"], tabs, charts, sizing_mode="stretch_width")
+    main = pn.Column(top, pn.Row(left, centre, sizing_mode="stretch_width"),
+                     sizing_mode="stretch_width")
+    right = pn.Column(c["ticket"], c["kill"], c["tape"], width=380,
+                      styles={"background": PANEL_BG})
+    return pn.Row(main, right, sizing_mode="stretch_width", styles={"background": BG})
 
 
 def _query_arg(name: str) -> str:
