@@ -94,7 +94,7 @@ async def test_book_df_equals_the_simulators_book_when_frozen(market: Market):
     """With the flow stopped, once the client caught up, ``book_df`` is the exchange's book."""
     market.sim.flow.rate_per_s = 0
     exchange = market.sim.exchange
-    await eventually(lambda: market.feed.book_sequence(SYMBOL) is not None
+    await eventually(lambda: market.feed.book_sequences().get(SYMBOL) is not None
                      and market.feed.book(SYMBOL).sequence == exchange.sequence(SYMBOL),
                      timeout_s=10)
     seq, bids, asks = exchange.snapshot(SYMBOL)
