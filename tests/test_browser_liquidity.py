@@ -1,11 +1,14 @@
 """The liquidity view in a real Chromium, served by the project's own ``app.py`` on the embedded
 simulator: it paints on the default page, its live edge moves, an injected gap (the simulator's
 ``/sim/v1/faults``) shows as a shaded period, and at 1280x800 the heatmap and the trading controls
-(ticket down to Confirm, kill switch, account tabs) are on screen without scrolling."""
+(ticket down to Confirm, kill switch, account tabs) are on screen without scrolling; in replay
+mode it builds from the recording."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,7 @@ from .browser import (
     set_sim_faults,
     simulator_url,
 )
+from .test_recording import _record
 
 pytestmark = pytest.mark.browser
 
@@ -131,3 +135,33 @@ def test_heatmap_and_trading_controls_fit_1280x800(page):
         assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, (name, box)
         assert box["y"] >= 0 and box["y"] + box["height"] <= HEIGHT, (name, box)
     page.get_by_role("button", name="Back").click()
+
+
+def test_replay_mode_paints_the_recording(browser, tmp_path):
+    """A recording served with KUCOIN_MODE=replay: the heatmap builds its columns on the
+    recorded clock and the live edge moves as the replay plays."""
+    path = tmp_path / "session.rec.gz"
+    # in a thread of its own: Playwright's sync API keeps an event loop running in this one
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: asyncio.run(_record(path, seconds=4.0))).result()
+    env = {"KUCOIN_MODE": "replay", "KUCOIN_REPLAY": str(path), "KUCOIN_REPLAY_SPEED": "1"}
+    with served_app(env) as (url, proc, _):
+        context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
+        try:
+            pg = context.new_page()
+            pg.goto(url + "?symbol=ETH-USDT")
+            pg.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0",
+                                 timeout=30_000)
+            pg.wait_for_function(f"() => {{ const m = {MODEL}('liq-top'); "
+                                 "return m && m.data.x && m.data.x.length > 2; }",
+                                 timeout=30_000)
+            first = _newest_column_ms(pg)
+            pg.wait_for_function(f"(first) => {{ const x = {MODEL}('liq-top').data.x; "
+                                 "return x[x.length - 1] > first; }", arg=first,
+                                 timeout=15_000)
+            assert pg.evaluate(f"() => {MODEL}('liq-tiles').data.image.length") >= 1
+        except Exception:
+            print(proc.log_tail())
+            raise
+        finally:
+            context.close()

@@ -63,6 +63,7 @@ PERIOD_COLOURS = {"gap": "#f0b90b", "resync": "#9aa4b2", "reconnect": "#b48ef7",
 PERIOD_LABELS = {"gap": "gap (frames lost)", "resync": "resync", "reconnect": "reconnect",
                  "stale": "stale feed"}
 MAX_DOTS = 20_000
+LEAD_S = 1.0  # the x range ends this far past the live edge (room for the next columns)
 FOLLOW_SLACK = 0.05  # the x range follows while its end is within this share of its width
 HEIGHT = 250
 
@@ -213,7 +214,7 @@ class LiquidityView(LiveComponent):
                           trade_dots(cols, self._column_ms, self._bucket).items()}
         self.tops.data = top_lines(cols, self._column_ms)
         self._cursor = cols.next_cursor
-        self._edge_ms = None
+        self._edge_ms = self._range_end = None
         digits = max(0, -int(history.bucket.as_tuple().exponent))
         self._price_hover.args = {"bucket": self._bucket, "digits": digits}
         self.title.object = self._title()
@@ -252,18 +253,27 @@ class LiquidityView(LiveComponent):
 
     # ---- ranges, periods, colours
     def _follow(self) -> None:
-        """Keep the live edge in view unless the user has panned away from it."""
-        edge = self._cursor * self._column_ms + 2 * self._column_ms
+        """Keep the live edge in view unless the user has panned away from it. The range is
+        moved ``LEAD_S`` ahead of the edge, so it moves about once a second, not every column:
+        two range changes per column were ~1/4 of a render (cProfile)."""
+        self._edge_ms = edge = self._cursor * self._column_ms
         xr, yr = self.heatmap.x_range, self.heatmap.y_range
-        if self._edge_ms is None:
-            width, following = self.window_s * 1000, True
+        if self._range_end is None:
+            width = self.window_s * 1000
         else:
             width = xr.end - xr.start
-            following = xr.end >= self._edge_ms - FOLLOW_SLACK * width
-        if following and edge != self._edge_ms:
-            xr.update(start=edge - width, end=edge)
+            if not self._following():
+                return
+        if self._range_end is None or edge > self._range_end - self._column_ms:
+            self._range_end = end = edge + LEAD_S * 1000
+            xr.update(start=end - width, end=end)
             self._follow_price(yr)
-        self._edge_ms = edge
+
+    def _following(self) -> bool:
+        """The x range ends near where this view last put it (the user has not panned away)."""
+        xr = self.heatmap.x_range
+        return self._range_end is not None and (
+            xr.end >= self._range_end - FOLLOW_SLACK * (xr.end - xr.start))
 
     def _follow_price(self, yr: Range1d) -> None:
         """Centre the price range on the newest mid once it drifts; the first time, fit it to
@@ -319,9 +329,7 @@ class LiquidityView(LiveComponent):
         if largest > 0 and list(self.dot_size.x) != [0, largest]:
             self.dot_size.x = [0, largest]
         self.strip.fit(view)
-        following = self._edge_ms is not None and xr.end >= self._edge_ms - FOLLOW_SLACK * (
-            xr.end - xr.start)
-        if following:
+        if self._following():
             xr.update(reset_start=xr.start, reset_end=xr.end)
             yr.update(reset_start=yr.start, reset_end=yr.end)
 
@@ -343,7 +351,8 @@ class LiquidityView(LiveComponent):
         self._ring: TileLayout | None = None
         self._history: BookHistory | None = None
         self._cursor = 0
-        self._edge_ms: float | None = None
+        self._edge_ms: float | None = None  # the newest final column's end, epoch ms
+        self._range_end: float | None = None  # where this view last put the x range's end
         self._periods_key: tuple | None = None
         self._y_fitted = False  # the price range was fitted to a column's book once
 
