@@ -328,7 +328,7 @@ class ResearchCollector:
         is applied -- has stood since then: it is the book at the end of each of those columns.
         One deep snapshot per symbol per column, at most."""
         t0 = 0.0
-        since = max(self._last_input_ns, 0)
+        since = min(self._last_input_ns, ts_ns)  # the book below has stood since then
         for track in self.tracks.values():
             due = track.next_column_ns
             if due is None or ts_ns < due or track.history is None:
@@ -336,8 +336,8 @@ class ResearchCollector:
             t0 = t0 or time.perf_counter()
             book = self.feed.book(track.symbol, self._depth(track)) if track.live else None
             if book is not None:
-                track.history.on_book(min(since, ts_ns), book)
-                track.series.on_book(book, min(since, ts_ns))
+                track.history.on_book(since, book)
+                track.series.on_book(book, since)
             track.history.advance(ts_ns)
             track.next_column_ns = ts_ns - ts_ns % self.column_ns + self.column_ns
             self.stats.columns_sampled += 1
