@@ -29,6 +29,19 @@ def require_chromium() -> None:
                     "(./dev test does this as root, .ci/run always does)")
 
 
+@contextlib.contextmanager
+def launched_chromium():
+    """Debian's Chromium under Playwright with the project's flags (skips without either)."""
+    require_chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test dependency")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,3 +44,12 @@ async def eventually(
 @pytest.fixture
 def samples_dir() -> Path:
     return SAMPLES
+
+
+def kucoin_reachable() -> bool:
+    """Whether api.kucoin.com answers on 443 here (the live tests skip with a reason if not)."""
+    try:
+        socket.create_connection(("api.kucoin.com", 443), timeout=3).close()
+    except OSError:
+        return False
+    return True

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, served_app
+from .browser import launched_chromium, require_chromium, served_app
 
 pytestmark = pytest.mark.browser
 
@@ -31,11 +31,8 @@ def app_url():
 
 @pytest.fixture(scope="module")
 def browser():
-    require_chromium()
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with launched_chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 from .browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
+    launched_chromium,
     require_chromium,
     served_app,
     set_sim_faults,
@@ -43,11 +42,8 @@ def served():
 
 @pytest.fixture(scope="module")
 def browser():
-    require_chromium()
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with launched_chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ wherever the network allows."""
 
 from __future__ import annotations
 
-import socket
-
 import aiohttp
 import pytest
 
@@ -13,17 +11,10 @@ from dashboard.kucoin.client.rest import KucoinRestClient
 from dashboard.kucoin.protocol.spot import SPOT_REST_URL
 from dashboard.kucoin.verify import BookVerifier
 
-
-def _online() -> bool:
-    try:
-        socket.create_connection(("api.kucoin.com", 443), timeout=3).close()
-    except OSError:
-        return False
-    return True
-
+from .conftest import kucoin_reachable
 
 pytestmark = pytest.mark.skipif(
-    not _online(), reason="offline: api.kucoin.com is not reachable from this machine"
+    not kucoin_reachable(), reason="offline: api.kucoin.com is not reachable from this machine"
 )
 
 

@@ -6,7 +6,6 @@ script (no Jupyter) works; importing the package stays light."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import textwrap
@@ -21,7 +20,7 @@ from bokeh.models import GlyphRenderer, Image
 
 from dashboard.research import Market, open_market
 
-from .conftest import eventually
+from .conftest import eventually, kucoin_reachable
 
 ROOT = Path(__file__).resolve().parent.parent
 SYMBOL = "BTC-USDT"
@@ -215,15 +214,9 @@ async def test_a_missing_recording_is_named(tmp_path):
         await open_market(str(tmp_path / "nothing.rec.gz"), plotting=None)
 
 
-def _online() -> bool:
-    try:
-        socket.create_connection(("api.kucoin.com", 443), timeout=3).close()
-    except OSError:
-        return False
-    return True
 
 
-@pytest.mark.skipif(not _online(), reason="offline: api.kucoin.com is not reachable")
+@pytest.mark.skipif(not kucoin_reachable(), reason="offline: api.kucoin.com is not reachable")
 async def test_open_market_live_collects_public_data():
     """``open_market("live")``: api.kucoin.com's public book and trades, no key."""
     async with await open_market("live", symbols=["BTC-USDT"], plotting=None) as m:
